@@ -1,0 +1,5 @@
+//go:build liblxc
+
+package deps
+
+import _ "github.com/lxc/go-lxc"
