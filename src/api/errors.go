@@ -1,0 +1,111 @@
+// Package api is nuvol's method table: one list of methods, each with its
+// argument policy and handler, served the same way on ubus (object "nuvol")
+// and on the unix control socket the CLI uses.
+package api
+
+import (
+	"context"
+	"errors"
+	"fmt"
+)
+
+// Status is a ubus status code. The table reports every failure with one, so
+// that `ubus call`, rpcd/LuCI and the CLI all see the same kind of error.
+type Status int
+
+// The ubus status codes (libubus's UBUS_STATUS_*).
+const (
+	StatusOK               Status = 0
+	StatusInvalidCommand   Status = 1
+	StatusInvalidArgument  Status = 2
+	StatusMethodNotFound   Status = 3
+	StatusNotFound         Status = 4
+	StatusNoData           Status = 5
+	StatusPermissionDenied Status = 6
+	StatusTimeout          Status = 7
+	StatusNotSupported     Status = 8
+	StatusUnknownError     Status = 9
+	StatusConnectionFailed Status = 10
+	StatusNoMemory         Status = 11
+	StatusParseError       Status = 12
+	StatusSystemError      Status = 13
+)
+
+var statusNames = [...]string{
+	"OK", "INVALID_COMMAND", "INVALID_ARGUMENT", "METHOD_NOT_FOUND", "NOT_FOUND",
+	"NO_DATA", "PERMISSION_DENIED", "TIMEOUT", "NOT_SUPPORTED", "UNKNOWN_ERROR",
+	"CONNECTION_FAILED", "NO_MEMORY", "PARSE_ERROR", "SYSTEM_ERROR",
+}
+
+// String is the name ubus uses for the code, e.g. "NOT_FOUND".
+func (s Status) String() string {
+	if s >= 0 && int(s) < len(statusNames) {
+		return statusNames[s]
+	}
+	return fmt.Sprintf("STATUS_%d", int(s))
+}
+
+// StatusByName is the inverse of String; ok is false for an unknown name.
+func StatusByName(name string) (Status, bool) {
+	for i, n := range statusNames {
+		if n == name {
+			return Status(i), true
+		}
+	}
+	return 0, false
+}
+
+// Error is a failed method call: a ubus status and a message in words.
+type Error struct {
+	Code    Status
+	Message string
+}
+
+func (e *Error) Error() string { return e.Message }
+
+// Is lets errors.Is(err, &Error{Code: StatusNotFound}) test the code alone.
+func (e *Error) Is(target error) bool {
+	t, ok := target.(*Error)
+	return ok && t.Message == "" && t.Code == e.Code
+}
+
+// Errorf makes an *Error with a formatted message.
+func Errorf(code Status, format string, a ...any) *Error {
+	return &Error{Code: code, Message: fmt.Sprintf(format, a...)}
+}
+
+// Sentinels for errors.Is: they match any *Error with the same code.
+var (
+	ErrInvalidArgument = &Error{Code: StatusInvalidArgument}
+	ErrNotFound        = &Error{Code: StatusNotFound}
+	ErrNotSupported    = &Error{Code: StatusNotSupported}
+	ErrTimeout         = &Error{Code: StatusTimeout}
+)
+
+// AsError turns any error a handler returned into an *Error. Errors that
+// already carry a status keep it; context errors become TIMEOUT; everything
+// else is UNKNOWN_ERROR with the error's text, so nothing is lost in words.
+func AsError(err error) *Error {
+	if err == nil {
+		return nil
+	}
+	var e *Error
+	if errors.As(err, &e) {
+		if e.Message == "" {
+			return &Error{Code: e.Code, Message: err.Error()}
+		}
+		// Keep the outer context ("install web: ...") when there is any.
+		return &Error{Code: e.Code, Message: err.Error()}
+	}
+	if errors.Is(err, context.DeadlineExceeded) {
+		return &Error{Code: StatusTimeout, Message: err.Error()}
+	}
+	if errors.Is(err, context.Canceled) {
+		return &Error{Code: StatusTimeout, Message: err.Error()}
+	}
+	var s interface{ UbusStatus() int }
+	if errors.As(err, &s) {
+		return &Error{Code: Status(s.UbusStatus()), Message: err.Error()}
+	}
+	return &Error{Code: StatusUnknownError, Message: err.Error()}
+}
