@@ -121,8 +121,8 @@ type fakeCommunity struct {
 }
 
 func (c *fakeCommunity) Search(q Query) []Service { c.lastQ = q; return c.services }
-func (c *fakeCommunity) Members() []Member         { return c.members }
-func (c *fakeCommunity) NotFitted() []NotFitted    { return c.nf }
+func (c *fakeCommunity) Members() []Member        { return c.members }
+func (c *fakeCommunity) NotFitted() []NotFitted   { return c.nf }
 
 // newFake builds a table on fakes with one installed app, "web".
 func newFake() (*Table, *fakeApps, *fakeCommunity, *[]string) {
