@@ -1,8 +1,10 @@
 // Command nuvol is the nuvol daemon and its command-line client.
+//
+//	nuvol daemon [--confdir DIR] [--socket PATH] [--ubus PATH]
+//	nuvol [--socket PATH] [--json] VERB [ARGS]    (see `nuvol help`)
 package main
 
 import (
-	"fmt"
 	"os"
 )
 
@@ -10,10 +12,5 @@ import (
 var version = "dev"
 
 func main() {
-	if len(os.Args) > 1 && os.Args[1] == "version" {
-		fmt.Println(version)
-		return
-	}
-	fmt.Fprintln(os.Stderr, "usage: nuvol version")
-	os.Exit(2)
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 }
