@@ -162,7 +162,11 @@ func New(backend, lxcPath string) (Runtime, error) {
 	}
 	switch backend {
 	case "", "lxctools":
-		return NewLXCTools(lxcPath)
+		r, err := NewLXCTools(lxcPath)
+		if err != nil {
+			return nil, err // not a typed nil in an interface
+		}
+		return r, nil
 	case "liblxc":
 		return newLibLXC(lxcPath)
 	}

@@ -1,0 +1,192 @@
+package runtime
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+)
+
+// base holds what both backends do the same way: the files under lxc_path.
+type base struct {
+	path string
+}
+
+func newBase(lxcPath string) (base, error) {
+	p, err := filepath.Abs(lxcPath)
+	if err != nil {
+		return base{}, fmt.Errorf("runtime: lxc_path %q: %v", lxcPath, err)
+	}
+	if strings.ContainsAny(p, " \t\n") {
+		return base{}, fmt.Errorf("runtime: lxc_path %q: LXC configs cannot hold paths with spaces", p)
+	}
+	if err := os.MkdirAll(p, 0o755); err != nil {
+		return base{}, fmt.Errorf("runtime: lxc_path: %v", err)
+	}
+	return base{path: p}, nil
+}
+
+func (b base) Path() string { return b.path }
+
+func (b base) home(name string) string { return filepath.Join(b.path, name) }
+
+// check returns an error wrapping ErrNotFound unless name is a container
+// under lxc_path. The config file is what makes a directory a container,
+// for LXC as for nuvol.
+func (b base) check(name string) error {
+	if ValidName(name) != nil {
+		return fmt.Errorf("runtime: container %q: %w", name, ErrNotFound)
+	}
+	fi, err := os.Stat(filepath.Join(b.home(name), "config"))
+	if err != nil || !fi.Mode().IsRegular() {
+		return fmt.Errorf("runtime: container %q in %s: %w", name, b.path, ErrNotFound)
+	}
+	return nil
+}
+
+func (b base) create(dir string, spec Spec) error {
+	fi, err := os.Stat(filepath.Join(dir, "rootfs"))
+	if err != nil {
+		return fmt.Errorf("runtime: create %s: %v", spec.Name, err)
+	}
+	if !fi.IsDir() {
+		return fmt.Errorf("runtime: create %s: %s/rootfs is not a directory", spec.Name, dir)
+	}
+	_, err = os.Lstat(filepath.Join(dir, "rootfs", "bin", "sh"))
+	shell := err == nil
+	cfg, err := BuildConfig(spec, b.home(spec.Name), CgroupVersion(), shell)
+	if err != nil {
+		return fmt.Errorf("runtime: create: %v", err)
+	}
+	if len(spec.Init) > 0 && shell {
+		if err := writeFile(filepath.Join(dir, "rootfs", initName), []byte(initScript(spec.Init)), 0o755); err != nil {
+			return fmt.Errorf("runtime: create %s: %v", spec.Name, err)
+		}
+	}
+	if err := writeFile(filepath.Join(dir, "config"), cfg.Bytes(), 0o644); err != nil {
+		return fmt.Errorf("runtime: create %s: %v", spec.Name, err)
+	}
+	return nil
+}
+
+// writeFile replaces path atomically, so a crash never leaves half a config.
+func writeFile(path string, data []byte, mode os.FileMode) error {
+	tmp, err := os.CreateTemp(filepath.Dir(path), ".nuvol-tmp-*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name())
+	if _, err := tmp.Write(data); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Chmod(mode); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Sync(); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	return os.Rename(tmp.Name(), path)
+}
+
+func (b base) list() ([]string, error) {
+	ents, err := os.ReadDir(b.path)
+	if err != nil {
+		return nil, fmt.Errorf("runtime: list: %v", err)
+	}
+	names := []string{}
+	for _, e := range ents {
+		n := e.Name()
+		if !e.IsDir() || strings.HasPrefix(n, ".") || b.check(n) != nil {
+			continue
+		}
+		names = append(names, n)
+	}
+	return names, nil
+}
+
+// log returns the last lines of the console log, reading the rotated file
+// first when the current one has fewer lines than asked.
+func (b base) log(name string, lines int) ([]string, error) {
+	if err := b.check(name); err != nil {
+		return nil, err
+	}
+	path := filepath.Join(b.home(name), consoleLogName)
+	if cfg, err := LoadConfig(filepath.Join(b.home(name), "config")); err == nil {
+		if p := cfg.Get("lxc.console.logfile"); p != "" {
+			path = p
+		}
+	}
+	var out []string
+	for _, p := range []string{path + ".1", path} {
+		data, err := os.ReadFile(p)
+		if errors.Is(err, fs.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("runtime: log of %s: %v", name, err)
+		}
+		out = append(out, splitLines(data)...)
+	}
+	if lines > 0 && len(out) > lines {
+		out = out[len(out)-lines:]
+	}
+	return out, nil
+}
+
+// splitLines splits console output, which comes through a pty and so ends
+// lines with "\r\n".
+func splitLines(data []byte) []string {
+	data = bytes.ReplaceAll(data, []byte("\r\n"), []byte("\n"))
+	data = bytes.TrimSuffix(data, []byte("\n"))
+	if len(data) == 0 {
+		return nil
+	}
+	return strings.Split(string(data), "\n")
+}
+
+// lxcState folds LXC's state names into State.
+func lxcState(s string) (State, error) {
+	switch strings.ToUpper(strings.TrimSpace(s)) {
+	case "STOPPED":
+		return StateStopped, nil
+	case "STARTING":
+		return StateStarting, nil
+	case "RUNNING", "THAWED":
+		return StateRunning, nil
+	case "STOPPING", "ABORTING":
+		return StateStopping, nil
+	case "FROZEN", "FREEZING":
+		return StateFrozen, nil
+	}
+	return "", fmt.Errorf("runtime: unknown LXC state %q", s)
+}
+
+// lastLines returns the end of a file, for error messages.
+func lastLines(path string, n int) string {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return ""
+	}
+	l := splitLines(data)
+	if len(l) > n {
+		l = l[len(l)-n:]
+	}
+	return strings.Join(l, "\n")
+}
+
+// removeAll deletes what is left of a container directory.
+func removeAll(dir string) error {
+	if err := os.RemoveAll(dir); err != nil {
+		return fmt.Errorf("runtime: %v", err)
+	}
+	return nil
+}

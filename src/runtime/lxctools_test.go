@@ -1,0 +1,18 @@
+package runtime_test
+
+import (
+	"testing"
+
+	"github.com/nuvol-project/nuvol/src/runtime"
+	"github.com/nuvol-project/nuvol/src/runtime/runtimetest"
+)
+
+func TestLXCTools(t *testing.T) {
+	runtimetest.Run(t, func(path string) runtime.Runtime {
+		r, err := runtime.New("lxctools", path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return r
+	})
+}

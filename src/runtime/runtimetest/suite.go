@@ -1,0 +1,534 @@
+package runtimetest
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/nuvol-project/nuvol/src/runtime"
+)
+
+// Skip skips t unless it can run real containers: root, the lxc-* programs
+// and a static busybox.
+func Skip(t testing.TB) {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to run LXC containers")
+	}
+	if _, err := exec.LookPath("lxc-start"); err != nil {
+		t.Skip("lxc-start not installed (apt-get install lxc)")
+	}
+	if err := CheckStatic(HostBusybox); err != nil {
+		t.Skipf("no static busybox: %v", err)
+	}
+}
+
+// Freezer is implemented by backends that can freeze containers.
+type Freezer interface {
+	Freeze(ctx context.Context, name string) error
+	Unfreeze(ctx context.Context, name string) error
+}
+
+// Suffix returns a random hex string, so that names (containers, bridges,
+// cgroups) never collide with another test run's.
+func Suffix() string {
+	b := make([]byte, 3)
+	rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+// Create builds a busybox rootfs and config for spec in a staging
+// directory under rt.Path() and renames it into place, as nuvol's install
+// does. It registers a cleanup that destroys the container.
+func Create(t testing.TB, rt runtime.Runtime, spec runtime.Spec) {
+	t.Helper()
+	stage := filepath.Join(rt.Path(), ".stage-"+spec.Name)
+	if err := os.MkdirAll(stage, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := MakeRootfs(stage, HostBusybox); err != nil {
+		t.Fatal(err)
+	}
+	if err := rt.Create(context.Background(), stage, spec); err != nil {
+		t.Fatal(err)
+	}
+	names, err := rt.List(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if slices.Contains(names, ".stage-"+spec.Name) {
+		t.Fatalf("List shows the staging directory: %q", names)
+	}
+	if err := os.Rename(stage, filepath.Join(rt.Path(), spec.Name)); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		// Kill leftovers of a failed test; an already destroyed one is fine.
+		if err := rt.Destroy(context.Background(), spec.Name); err != nil && !errors.Is(err, runtime.ErrNotFound) {
+			t.Errorf("cleanup: %v", err)
+		}
+	})
+}
+
+// WaitState polls until name is in state want.
+func WaitState(t testing.TB, rt runtime.Runtime, name string, want runtime.State) {
+	t.Helper()
+	var st runtime.State
+	var err error
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		if st, err = rt.State(context.Background(), name); err == nil && st == want {
+			return
+		}
+	}
+	t.Fatalf("%s: state %q (err %v), want %q", name, st, err, want)
+}
+
+// WaitLog polls until name's console log has a line containing s.
+func WaitLog(t testing.TB, rt runtime.Runtime, name, s string) {
+	t.Helper()
+	var lines []string
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		lines, _ = rt.Log(name, 0)
+		for _, l := range lines {
+			if strings.Contains(l, s) {
+				return
+			}
+		}
+	}
+	t.Fatalf("%s: console log has no %q: %q", name, s, lines)
+}
+
+// FreePort returns a TCP port on 127.0.0.1 that nothing listens on.
+func FreePort(t testing.TB) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+// WaitHTTP polls url until it answers 200 and returns the body.
+func WaitHTTP(t testing.TB, url string) string {
+	t.Helper()
+	c := &http.Client{Timeout: time.Second}
+	var err error
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		var resp *http.Response
+		resp, err = c.Get(url)
+		if err != nil {
+			continue
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode == 200 {
+			return string(body)
+		}
+		err = fmt.Errorf("status %s", resp.Status)
+	}
+	t.Fatalf("GET %s: %v", url, err)
+	return ""
+}
+
+const sleeper = "while :; do sleep 1 & wait $!; done"
+
+// Run runs the conformance suite on the runtime newRuntime returns for an
+// lxc_path. Every backend's tests call it.
+func Run(t *testing.T, newRuntime func(path string) runtime.Runtime) {
+	Skip(t)
+	path := t.TempDir()
+	rt := newRuntime(path)
+	if rt.Path() != path {
+		t.Fatalf("Path() = %q, want %q", rt.Path(), path)
+	}
+	ctx := context.Background()
+	sfx := Suffix()
+
+	t.Run("NotFound", func(t *testing.T) {
+		n := "nope" + sfx
+		check := func(what string, err error) {
+			if !errors.Is(err, runtime.ErrNotFound) {
+				t.Errorf("%s: err %v, want ErrNotFound", what, err)
+			}
+		}
+		check("Start", rt.Start(ctx, n))
+		check("Stop", rt.Stop(ctx, n, time.Second))
+		check("Restart", rt.Restart(ctx, n, time.Second))
+		check("Destroy", rt.Destroy(ctx, n))
+		_, err := rt.State(ctx, n)
+		check("State", err)
+		_, err = rt.Info(ctx, n)
+		check("Info", err)
+		_, err = rt.Exec(ctx, n, []string{"true"})
+		check("Exec", err)
+		_, err = rt.Log(n, 10)
+		check("Log", err)
+		_, err = rt.State(ctx, "../etc")
+		check("State ../etc", err)
+	})
+
+	t.Run("CreateRefuses", func(t *testing.T) {
+		dir := t.TempDir()
+		if err := MakeRootfs(dir, HostBusybox); err != nil {
+			t.Fatal(err)
+		}
+		for _, spec := range []runtime.Spec{
+			{Name: "bad name"},
+			{Name: "../x"},
+			{Name: "n" + sfx, Network: runtime.Network{Mode: "weird"}},
+			{Name: "n" + sfx, Network: runtime.Network{Mode: runtime.NetworkBridge}},
+			{Name: "n" + sfx, MemoryMiB: -1},
+			{Name: "n" + sfx, Env: []string{"NOEQUALS"}},
+		} {
+			if err := rt.Create(ctx, dir, spec); err == nil {
+				t.Errorf("Create(%+v) succeeded", spec)
+			}
+		}
+		if err := rt.Create(ctx, t.TempDir(), runtime.Spec{Name: "n" + sfx}); err == nil {
+			t.Error("Create without a rootfs succeeded")
+		}
+	})
+
+	t.Run("Lifecycle", func(t *testing.T) {
+		name := "life" + sfx
+		Create(t, rt, runtime.Spec{
+			Name: name,
+			// Says goodbye on SIGTERM: proves the stop was graceful.
+			Init:      []string{"/bin/sh", "-c", `trap "echo bye \$GREETING; exit 0" TERM; echo started; ` + sleeper},
+			Env:       []string{"GREETING=from nuvol"},
+			Network:   runtime.Network{Mode: runtime.NetworkNone},
+			MemoryMiB: 48,
+			CPUWeight: 50,
+		})
+		names, err := rt.List(ctx)
+		if err != nil || !slices.Contains(names, name) {
+			t.Fatalf("List = %q, %v; want %s in it", names, err, name)
+		}
+		if st, err := rt.State(ctx, name); err != nil || st != runtime.StateStopped {
+			t.Fatalf("new container: state %q, %v", st, err)
+		}
+		if in, err := rt.Info(ctx, name); err != nil || in.PID != 0 || in.State != runtime.StateStopped {
+			t.Fatalf("stopped Info = %+v, %v", in, err)
+		}
+		if _, err := rt.Exec(ctx, name, []string{"true"}); err == nil {
+			t.Error("Exec in a stopped container succeeded")
+		}
+		if err := rt.Start(ctx, name); err != nil {
+			t.Fatal(err)
+		}
+		WaitState(t, rt, name, runtime.StateRunning)
+		if err := rt.Start(ctx, name); err != nil {
+			t.Errorf("Start of a running container: %v", err)
+		}
+		WaitLog(t, rt, name, "started")
+
+		in, err := rt.Info(ctx, name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if in.Name != name || in.State != runtime.StateRunning || in.PID <= 0 || in.MemoryBytes <= 0 || in.CPUTime < 0 {
+			t.Errorf("Info = %+v", in)
+		}
+		if len(in.Addresses) != 0 {
+			t.Errorf("empty network namespace has addresses %q", in.Addresses)
+		}
+		checkLimits(t, in.PID, 48<<20, 50)
+
+		out, err := rt.Exec(ctx, name, []string{"echo", "hello world"})
+		if err != nil || string(out) != "hello world\n" {
+			t.Errorf("Exec echo = %q, %v", out, err)
+		}
+		out, err = rt.Exec(ctx, name, []string{"hostname"})
+		if err != nil || strings.TrimSpace(string(out)) != name {
+			t.Errorf("hostname = %q, %v; want %s", out, err, name)
+		}
+		out, err = rt.Exec(ctx, name, []string{"cat", "/proc/1/environ"})
+		if err != nil || !strings.Contains(string(out), "GREETING=from nuvol") {
+			t.Errorf("init environment = %q, %v", out, err)
+		}
+		_, err = rt.Exec(ctx, name, []string{"sh", "-c", "echo oops; exit 3"})
+		var ee *runtime.ExitError
+		if !errors.As(err, &ee) || ee.Code != 3 || !strings.Contains(string(ee.Output), "oops") {
+			t.Errorf("Exec exit 3: %v (%#v)", err, ee)
+		}
+
+		if f, ok := rt.(Freezer); ok {
+			if err := f.Freeze(ctx, name); err != nil {
+				t.Fatal(err)
+			}
+			WaitState(t, rt, name, runtime.StateFrozen)
+			if err := f.Unfreeze(ctx, name); err != nil {
+				t.Fatal(err)
+			}
+			WaitState(t, rt, name, runtime.StateRunning)
+		}
+
+		if err := rt.Stop(ctx, name, 10*time.Second); err != nil {
+			t.Fatal(err)
+		}
+		WaitState(t, rt, name, runtime.StateStopped)
+		WaitLog(t, rt, name, "bye from nuvol")
+		if err := rt.Stop(ctx, name, time.Second); err != nil {
+			t.Errorf("Stop of a stopped container: %v", err)
+		}
+		if l, err := rt.Log(name, 1); err != nil || len(l) != 1 {
+			t.Errorf("Log(1) = %q, %v", l, err)
+		}
+
+		if err := rt.Destroy(ctx, name); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := os.Stat(filepath.Join(path, name)); !os.IsNotExist(err) {
+			t.Errorf("directory left after Destroy: %v", err)
+		}
+		if _, err := rt.State(ctx, name); !errors.Is(err, runtime.ErrNotFound) {
+			t.Errorf("State after Destroy: %v", err)
+		}
+	})
+
+	t.Run("StopKillsAfterTimeout", func(t *testing.T) {
+		name := "stubborn" + sfx
+		Create(t, rt, runtime.Spec{
+			Name:    name,
+			Init:    []string{"/bin/sh", "-c", `trap "" TERM; echo started; while :; do sleep 1; done`},
+			Network: runtime.Network{Mode: runtime.NetworkNone},
+		})
+		if err := rt.Start(ctx, name); err != nil {
+			t.Fatal(err)
+		}
+		WaitLog(t, rt, name, "started")
+		if err := rt.Stop(ctx, name, time.Second); err != nil {
+			t.Fatal(err)
+		}
+		WaitState(t, rt, name, runtime.StateStopped)
+	})
+
+	t.Run("RestartAndAdopt", func(t *testing.T) {
+		name := "adopt" + sfx
+		Create(t, rt, runtime.Spec{Name: name, Init: []string{"/bin/sh", "-c", sleeper}, Network: runtime.Network{Mode: runtime.NetworkNone}})
+		if err := rt.Start(ctx, name); err != nil {
+			t.Fatal(err)
+		}
+		first, err := rt.Info(ctx, name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := rt.Restart(ctx, name, 5*time.Second); err != nil {
+			t.Fatal(err)
+		}
+		WaitState(t, rt, name, runtime.StateRunning)
+		second, err := rt.Info(ctx, name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if second.PID == first.PID || second.PID <= 0 {
+			t.Errorf("PID after Restart %d, before %d", second.PID, first.PID)
+		}
+		// A new Runtime over the same lxc_path, as after a daemon restart,
+		// sees the same running container.
+		rt2 := newRuntime(path)
+		in, err := rt2.Info(ctx, name)
+		if err != nil || in.State != runtime.StateRunning || in.PID != second.PID {
+			t.Fatalf("adopted Info = %+v, %v; want running with PID %d", in, err, second.PID)
+		}
+		if err := rt2.Stop(ctx, name, 5*time.Second); err != nil {
+			t.Fatal(err)
+		}
+		WaitState(t, rt, name, runtime.StateStopped)
+		// Destroy of a running container kills it first.
+		if err := rt.Start(ctx, name); err != nil {
+			t.Fatal(err)
+		}
+		if err := rt.Destroy(ctx, name); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := rt.State(ctx, name); !errors.Is(err, runtime.ErrNotFound) {
+			t.Errorf("State after Destroy: %v", err)
+		}
+	})
+
+	t.Run("HostNetworkLeavesHostAlone", func(t *testing.T) {
+		before := NetSnapshot(t)
+		name := "host" + sfx
+		port := FreePort(t)
+		Create(t, rt, runtime.Spec{
+			Name:    name,
+			Init:    []string{"/bin/httpd", "-f", "-p", "127.0.0.1:" + strconv.Itoa(port), "-h", "/www"},
+			Network: runtime.Network{Mode: runtime.NetworkHost},
+		})
+		if err := rt.Start(ctx, name); err != nil {
+			t.Fatal(err)
+		}
+		// The app listens on the host's own loopback: same namespace.
+		if body := WaitHTTP(t, fmt.Sprintf("http://127.0.0.1:%d/", port)); !strings.Contains(body, "nuvol test page") {
+			t.Errorf("page = %q", body)
+		}
+		out, err := rt.Exec(ctx, name, []string{"cat", "/proc/self/status"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if capBnd(t, string(out))&(1<<12) != 0 { // CAP_NET_ADMIN
+			t.Error("host-mode container keeps CAP_NET_ADMIN")
+		}
+		if err := rt.Stop(ctx, name, 5*time.Second); err != nil {
+			t.Fatal(err)
+		}
+		WaitState(t, rt, name, runtime.StateStopped)
+		if err := rt.Destroy(ctx, name); err != nil {
+			t.Fatal(err)
+		}
+		if after := NetSnapshot(t); after != before {
+			t.Fatalf("host network changed:\nbefore %s\nafter  %s", before, after)
+		}
+	})
+
+	t.Run("BridgeNetwork", func(t *testing.T) {
+		if _, err := exec.LookPath("ip"); err != nil {
+			t.Skip("no ip command (iproute2)")
+		}
+		br := "nvt" + sfx
+		b := make([]byte, 1)
+		rand.Read(b)
+		subnet := fmt.Sprintf("10.213.%d", b[0])
+		ip(t, "link", "add", br, "type", "bridge")
+		t.Cleanup(func() { exec.Command("ip", "link", "del", br).Run() })
+		ip(t, "addr", "add", subnet+".1/24", "dev", br)
+		ip(t, "link", "set", br, "up")
+
+		name := "bridge" + sfx
+		port := FreePort(t)
+		Create(t, rt, runtime.Spec{
+			Name:    name,
+			Init:    []string{"/bin/httpd", "-f", "-p", strconv.Itoa(port), "-h", "/www"},
+			Network: runtime.Network{Mode: runtime.NetworkBridge, Bridge: br, Address: subnet + ".2/24", Gateway: subnet + ".1"},
+		})
+		if err := rt.Start(ctx, name); err != nil {
+			t.Fatal(err)
+		}
+		in, err := rt.Info(ctx, name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !slices.Contains(in.Addresses, subnet+".2") {
+			t.Errorf("Info.Addresses = %q, want %s.2", in.Addresses, subnet)
+		}
+		if body := WaitHTTP(t, fmt.Sprintf("http://%s.2:%d/", subnet, port)); !strings.Contains(body, "nuvol test page") {
+			t.Errorf("page = %q", body)
+		}
+		if err := rt.Destroy(ctx, name); err != nil {
+			t.Fatal(err)
+		}
+	})
+}
+
+func ip(t testing.TB, args ...string) {
+	t.Helper()
+	if out, err := exec.Command("ip", args...).CombinedOutput(); err != nil {
+		t.Fatalf("ip %s: %v: %s", strings.Join(args, " "), err, out)
+	}
+}
+
+func capBnd(t testing.TB, status string) uint64 {
+	for _, l := range strings.Split(status, "\n") {
+		if v, ok := strings.CutPrefix(l, "CapBnd:"); ok {
+			n, err := strconv.ParseUint(strings.TrimSpace(v), 16, 64)
+			if err != nil {
+				t.Fatalf("CapBnd %q: %v", v, err)
+			}
+			return n
+		}
+	}
+	t.Fatalf("no CapBnd in %q", status)
+	return 0
+}
+
+// NetSnapshot returns the host's addresses and routes (IPv4 and IPv6) as
+// JSON, without the address lifetimes, which count down on their own.
+func NetSnapshot(t testing.TB) string {
+	t.Helper()
+	var parts []string
+	for _, args := range [][]string{{"-j", "addr"}, {"-j", "-4", "route", "show", "table", "all"}, {"-j", "-6", "route", "show", "table", "all"}} {
+		out, err := exec.Command("ip", args...).Output()
+		if err != nil {
+			t.Fatalf("ip %v: %v", args, err)
+		}
+		var v any
+		if err := json.Unmarshal(out, &v); err != nil {
+			t.Fatalf("ip %v: %v", args, err)
+		}
+		dropKeys(v, "valid_life_time", "preferred_life_time", "expires")
+		b, _ := json.Marshal(v)
+		parts = append(parts, string(b))
+	}
+	return strings.Join(parts, "\n")
+}
+
+func dropKeys(v any, keys ...string) {
+	switch v := v.(type) {
+	case map[string]any:
+		for _, k := range keys {
+			delete(v, k)
+		}
+		for _, e := range v {
+			dropKeys(e, keys...)
+		}
+	case []any:
+		for _, e := range v {
+			dropKeys(e, keys...)
+		}
+	}
+}
+
+// checkLimits checks the memory limit and CPU weight of pid's cgroup.
+func checkLimits(t testing.TB, pid int, mem int64, weight int) {
+	t.Helper()
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/cgroup", pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	paths := map[string]string{}
+	for _, l := range strings.Split(string(data), "\n") {
+		f := strings.SplitN(l, ":", 3)
+		if len(f) == 3 {
+			for _, c := range strings.Split(f[1], ",") {
+				paths[c] = f[2]
+			}
+		}
+	}
+	read := func(p string) string {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return strings.TrimSpace(string(b))
+	}
+	var gotMem, gotCPU, wantCPU string
+	if runtime.CgroupVersion() == 2 {
+		dir := filepath.Join("/sys/fs/cgroup", paths[""])
+		gotMem, gotCPU, wantCPU = read(filepath.Join(dir, "memory.max")), read(filepath.Join(dir, "cpu.weight")), strconv.Itoa(weight)
+	} else {
+		gotMem = read(filepath.Join("/sys/fs/cgroup/memory", paths["memory"], "memory.limit_in_bytes"))
+		gotCPU, wantCPU = read(filepath.Join("/sys/fs/cgroup/cpu", paths["cpu"], "cpu.shares")), strconv.Itoa(weight*1024/100)
+	}
+	if gotMem != strconv.FormatInt(mem, 10) {
+		t.Errorf("memory limit %s, want %d", gotMem, mem)
+	}
+	if gotCPU != wantCPU {
+		t.Errorf("cpu weight %s, want %s", gotCPU, wantCPU)
+	}
+}
