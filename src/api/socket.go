@@ -53,11 +53,20 @@ type Server struct {
 	Table *Table
 	Logf  func(format string, args ...any)
 
-	mu    sync.Mutex
-	lns   []net.Listener
-	conns map[net.Conn]struct{}
-	wg    sync.WaitGroup
-	done  bool
+	mu     sync.Mutex
+	lns    []net.Listener
+	conns  map[net.Conn]struct{}
+	wg     sync.WaitGroup
+	done   bool
+	ctx    context.Context // canceled by Close, so handlers stop waiting
+	cancel context.CancelFunc
+}
+
+func (s *Server) init() {
+	if s.conns == nil {
+		s.conns = map[net.Conn]struct{}{}
+		s.ctx, s.cancel = context.WithCancel(context.Background())
+	}
 }
 
 // Listen creates the control socket at path with mode 0600. A stale socket
@@ -121,9 +130,7 @@ func (s *Server) Serve(ln net.Listener) error {
 		return net.ErrClosed
 	}
 	s.lns = append(s.lns, ln)
-	if s.conns == nil {
-		s.conns = map[net.Conn]struct{}{}
-	}
+	s.init()
 	s.mu.Unlock()
 	var delay time.Duration
 	for {
@@ -162,7 +169,9 @@ func (s *Server) Serve(ln net.Listener) error {
 // Close stops accepting, closes every client and waits for their handlers.
 func (s *Server) Close() error {
 	s.mu.Lock()
+	s.init()
 	s.done = true
+	s.cancel()
 	for _, ln := range s.lns {
 		ln.Close()
 	}
@@ -188,8 +197,9 @@ func (s *Server) serveConn(c net.Conn) {
 		s.mu.Unlock()
 		c.Close()
 	}()
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
+	s.mu.Lock()
+	ctx := s.ctx
+	s.mu.Unlock()
 	sc := bufio.NewScanner(c)
 	sc.Buffer(make([]byte, 0, 4096), MaxLine)
 	w := bufio.NewWriter(c)
