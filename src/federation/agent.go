@@ -330,6 +330,7 @@ func (a *Agent) memberUp(m serf.Member) {
 	need := false
 	a.dir.update(m.Name, func(n *node) {
 		n.addr, n.port, n.status = m.Addr.String(), int(m.Port), m.Status.String()
+		n.updates++
 		n.nuvol, n.marker = nuvol || self, mk
 		switch {
 		case self:

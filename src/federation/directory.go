@@ -44,7 +44,8 @@ type node struct {
 	full    []Service // from the nuvol-services query
 	fullFor string    // hash the full list belongs to
 
-	badTag string // last tag that failed to decode, to log it once
+	badTag  string // last tag that failed to decode, to log it once
+	updates int    // join and update events seen (tests wait on it)
 }
 
 // services is what a search shows for the node: the full list when it is

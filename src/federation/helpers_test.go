@@ -105,6 +105,8 @@ func testConfig(t testing.TB, name string) Config {
 func startAgent(t testing.TB, name string, mod func(*Config)) *Agent {
 	t.Helper()
 	cfg := testConfig(t, name)
+	l := newLogs(t)
+	cfg.Logf = l.logf
 	if mod != nil {
 		mod(&cfg)
 	}
@@ -112,6 +114,7 @@ func startAgent(t testing.TB, name string, mod func(*Config)) *Agent {
 	if err != nil {
 		t.Fatalf("Start %s: %v", name, err)
 	}
+	logsByAgent.Store(a, l)
 	t.Cleanup(func() { a.Shutdown() })
 	return a
 }
