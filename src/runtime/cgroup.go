@@ -120,3 +120,87 @@ func statField(path, field string) (int64, error) {
 	}
 	return 0, fmt.Errorf("%s: no %s", path, field)
 }
+
+// cgroupPlacement is where a process is in every cgroup hierarchy: the
+// cgroup.procs file of each of its cgroups.
+type cgroupPlacement []string
+
+// selfCgroups returns the cgroups this process is in.
+func selfCgroups() (cgroupPlacement, error) {
+	own, err := os.ReadFile("/proc/self/cgroup")
+	if err != nil {
+		return nil, err
+	}
+	mounts, err := os.ReadFile("/proc/self/mountinfo")
+	if err != nil {
+		return nil, err
+	}
+	return placement(own, mounts), nil
+}
+
+// placement joins /proc/self/cgroup with the cgroup mounts of
+// /proc/self/mountinfo: a v1 hierarchy is known by its controller list
+// ("cpu,cpuacct", "name=systemd"), the v2 one by fstype cgroup2.
+func placement(own, mountinfo []byte) cgroupPlacement {
+	where := parseProcCgroupLines(own)
+	var out cgroupPlacement
+	seen := map[string]bool{}
+	for _, line := range strings.Split(string(mountinfo), "\n") {
+		// id parent major:minor root mountpoint options [optional...] - fstype source superoptions
+		pre, post, ok := strings.Cut(line, " - ")
+		if !ok {
+			continue
+		}
+		f, g := strings.Fields(pre), strings.Fields(post)
+		if len(f) < 5 || len(g) < 3 || f[3] != "/" {
+			continue
+		}
+		var key string
+		switch g[0] {
+		case "cgroup2":
+			key = ""
+		case "cgroup":
+			var ctrl []string
+			for _, o := range strings.Split(g[2], ",") {
+				if o != "rw" && o != "ro" && !strings.HasPrefix(o, "clone_children") && o != "noprefix" && !strings.HasPrefix(o, "release_agent=") && o != "xattr" && o != "cpuset_v2_mode" {
+					ctrl = append(ctrl, o)
+				}
+			}
+			key = strings.Join(ctrl, ",")
+		default:
+			continue
+		}
+		p, ok := where[key]
+		if !ok || seen[key] {
+			continue
+		}
+		seen[key] = true
+		out = append(out, filepath.Join(f[4], p, "cgroup.procs"))
+	}
+	return out
+}
+
+// parseProcCgroupLines maps each line's controller list, as written, to
+// its path.
+func parseProcCgroupLines(data []byte) map[string]string {
+	m := map[string]string{}
+	for _, line := range strings.Split(string(data), "\n") {
+		f := strings.SplitN(line, ":", 3)
+		if len(f) == 3 {
+			m[f[1]] = f[2]
+		}
+	}
+	return m
+}
+
+// enter moves this process (all its threads) back into p.
+func (p cgroupPlacement) enter() error {
+	pid := []byte(strconv.Itoa(os.Getpid()))
+	var first error
+	for _, procs := range p {
+		if err := os.WriteFile(procs, pid, 0); err != nil && first == nil {
+			first = err
+		}
+	}
+	return first
+}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"sync"
 	"time"
 
 	lxc "github.com/lxc/go-lxc"
@@ -17,6 +18,9 @@ import (
 // package can depend on +liblxc.
 type LibLXC struct {
 	base
+	// startMu serializes starts, so that the cgroups one start saves are
+	// never those another start left this process in.
+	startMu sync.Mutex
 }
 
 // NewLibLXC returns the liblxc backend over lxcPath.
@@ -77,7 +81,22 @@ func (r *LibLXC) Start(ctx context.Context, name string) error {
 	if err := c.WantCloseAllFds(true); err != nil {
 		return fmt.Errorf("runtime: start %s: %v", name, err)
 	}
-	if err := c.Start(); err != nil {
+	// liblxc moves its caller (this process) into the container's
+	// monitor cgroup as a "transient" process and never moves it out: the
+	// daemon would be charged to the container, and the monitor could not
+	// remove its cgroup when the container stops (one leaked cgroup per
+	// start). lxc-start has the same, but exits at once. So go back.
+	r.startMu.Lock()
+	defer r.startMu.Unlock()
+	home, err := selfCgroups()
+	if err != nil {
+		return fmt.Errorf("runtime: start %s: %v", name, err)
+	}
+	err = c.Start()
+	if e := home.enter(); e != nil {
+		return fmt.Errorf("runtime: start %s: back to own cgroup: %v", name, e)
+	}
+	if err != nil {
 		if c.Running() {
 			return nil
 		}

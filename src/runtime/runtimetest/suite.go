@@ -112,6 +112,26 @@ func WaitLog(t testing.TB, rt runtime.Runtime, name, s string) {
 	t.Fatalf("%s: console log has no %q: %q", name, s, lines)
 }
 
+// WaitNoMonitorCgroup polls until the stopped container's monitor has
+// removed its cgroup (lxc.monitor.NAME, or NAME-1, -2... when that was
+// taken) from every hierarchy: a leaked one per start would pile up on a
+// router.
+func WaitNoMonitorCgroup(t testing.TB, name string) {
+	t.Helper()
+	var left []string
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		left = nil
+		for _, pat := range []string{"/sys/fs/cgroup/lxc.monitor." + name + "*", "/sys/fs/cgroup/*/lxc.monitor." + name + "*"} {
+			m, _ := filepath.Glob(pat)
+			left = append(left, m...)
+		}
+		if len(left) == 0 {
+			return
+		}
+	}
+	t.Errorf("monitor cgroups left after stop: %q", left)
+}
+
 // FreePort returns a TCP port on 127.0.0.1 that nothing listens on.
 func FreePort(t testing.TB) int {
 	t.Helper()
@@ -228,8 +248,14 @@ func Run(t *testing.T, newRuntime func(path string) runtime.Runtime) {
 		if _, err := rt.Exec(ctx, name, []string{"true"}); err == nil {
 			t.Error("Exec in a stopped container succeeded")
 		}
+		ownBefore, _ := os.ReadFile("/proc/self/cgroup")
 		if err := rt.Start(ctx, name); err != nil {
 			t.Fatal(err)
+		}
+		// liblxc moves its caller into the container's monitor cgroup; the
+		// runtime must not leave this process there.
+		if ownAfter, _ := os.ReadFile("/proc/self/cgroup"); string(ownAfter) != string(ownBefore) {
+			t.Errorf("Start moved this process's cgroups:\n%s\nto\n%s", ownBefore, ownAfter)
 		}
 		WaitState(t, rt, name, runtime.StateRunning)
 		if err := rt.Start(ctx, name); err != nil {
@@ -283,6 +309,7 @@ func Run(t *testing.T, newRuntime func(path string) runtime.Runtime) {
 		}
 		WaitState(t, rt, name, runtime.StateStopped)
 		WaitLog(t, rt, name, "bye from nuvol")
+		WaitNoMonitorCgroup(t, name)
 		if err := rt.Stop(ctx, name, time.Second); err != nil {
 			t.Errorf("Stop of a stopped container: %v", err)
 		}
