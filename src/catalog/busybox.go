@@ -11,10 +11,12 @@ import (
 	"strings"
 )
 
-// networkApplets are left out of a busybox rootfs: a host-mode container
+// leftOutApplets are not linked in a busybox rootfs. A host-mode container
 // shares the router's interfaces, and nothing in it should even be able to
-// reconfigure them by accident.
-var networkApplets = map[string]bool{
+// reconfigure them by accident; and there is no init or rcS: the runtime
+// starts the app under its own minimal init.
+var leftOutApplets = map[string]bool{
+	"init": true, "linuxrc": true, "halt": true, "poweroff": true, "reboot": true,
 	"udhcpc": true, "udhcpc6": true, "udhcpd": true, "dhcprelay": true, "zcip": true,
 	"ifconfig": true, "ifup": true, "ifdown": true, "ifenslave": true, "ip": true,
 	"ipaddr": true, "iplink": true, "iproute": true, "iprule": true, "iptunnel": true,
@@ -73,7 +75,7 @@ func BuildBusyboxRootfs(rootfs, busybox string, applets []string) error {
 		return err
 	}
 	for name, p := range have {
-		if networkApplets[name] {
+		if leftOutApplets[name] {
 			continue
 		}
 		dst := filepath.Join(rootfs, p)

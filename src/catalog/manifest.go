@@ -32,8 +32,8 @@ type Manifest struct {
 	Source      Source   `json:"source"`
 	Port        int      `json:"port"`   // default port
 	Memory      int      `json:"memory"` // default memory limit, MiB
-	// Init is the app's command. nuvol's own init (/sbin/nuvol-init) runs
-	// it as the container's only service; ${PORT}, ${ADDR}, ${NAME} and
+	// Init is the app's command. The runtime's minimal init runs it as
+	// the container's only service (never the rootfs's own init); ${PORT}, ${ADDR}, ${NAME} and
 	// ${MEMORY} are replaced at install time.
 	Init  []string   `json:"init"`
 	Env   []string   `json:"env,omitempty"`   // KEY=VALUE, variables expanded as in Init

@@ -22,10 +22,6 @@ import (
 // DefaultImageServer is the LXC image server used when none is configured.
 const DefaultImageServer = "https://images.linuxcontainers.org"
 
-// InitPath is where Prepare puts nuvol's init in every rootfs. The
-// container runs it with the app's command as arguments.
-const InitPath = "/sbin/nuvol-init"
-
 // Errors Prepare wraps, so that callers can tell the causes apart.
 var (
 	ErrChecksum    = errors.New("sha256 mismatch")
@@ -54,7 +50,10 @@ func (o *PrepareOptions) logf(format string, args ...any) {
 }
 
 // Prepare builds dir/rootfs for the app: it creates or downloads the file
-// system, writes the manifest's files and installs nuvol's init. Downloads
+// system and writes the manifest's files. It installs no init: the
+// runtime runs the app under its own minimal init, whatever the rootfs
+// brings (an image's /sbin/init would start OpenRC and its networking,
+// which in host mode is the router's). Downloads
 // go to a file inside dir (so they are on the container's file system and
 // a full disk shows up here) and are checked before anything is unpacked.
 // On error dir may hold a partial rootfs; the caller removes dir.
@@ -131,38 +130,8 @@ func Prepare(ctx context.Context, m Manifest, dir string, opts PrepareOptions) e
 			return fmt.Errorf("%s: files %s: %w", m.ID, p, err)
 		}
 	}
-	if _, err := os.Lstat(filepath.Join(rootfs, "bin", "sh")); err != nil {
-		return fmt.Errorf("%s: rootfs has no /bin/sh for nuvol's init: %w", m.ID, err)
-	}
-	if err := WriteFile(rootfs, InitPath, []byte(initScript), 0o755); err != nil {
-		return fmt.Errorf("%s: %s: %w", m.ID, InitPath, err)
-	}
 	return nil
 }
-
-// initScript is the container's init: it runs the app and nothing else.
-// No network set-up of any kind: in host mode the container shares the
-// router's interfaces, and a DHCP client here would reconfigure the
-// router. It passes LXC's halt signal (SIGPWR) and SIGTERM on to the app.
-const initScript = `#!/bin/sh
-# nuvol-init: starts the app given as arguments and nothing else.
-# It must never configure the network (the container may share the host's).
-PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
-export PATH
-if [ $# -eq 0 ]; then
-	echo "nuvol-init: no app command" >&2
-	exit 1
-fi
-"$@" &
-app=$!
-trap 'kill -TERM $app 2>/dev/null' TERM INT HUP PWR
-st=0
-while kill -0 $app 2>/dev/null; do
-	wait $app
-	st=$?
-done
-exit $st
-`
 
 // WriteFile writes data at the absolute path p inside rootfs, creating
 // parents, and never through a symbolic link: a link at p is replaced,

@@ -35,6 +35,10 @@ func unsafeEntry(name, format string, a ...any) error {
 	return &EntryError{Entry: name, Err: fmt.Errorf("%w: %s", ErrUnsafeEntry, fmt.Sprintf(format, a...))}
 }
 
+// MaxEntrySize bounds one file of a rootfs, so that a sparse entry with a
+// huge logical size cannot make Untar write zeros until the disk is full.
+const MaxEntrySize = 4 << 30
+
 // UntarStats counts what Untar did.
 type UntarStats struct {
 	Files, Dirs, Symlinks, Hardlinks int
@@ -121,6 +125,9 @@ func Untar(r io.Reader, root string) (UntarStats, error) {
 			}
 			st.Dirs++
 		case tar.TypeReg, tar.TypeRegA, tar.TypeGNUSparse:
+			if hdr.Size > MaxEntrySize {
+				return st, unsafeEntry(hdr.Name, "%d bytes is more than a rootfs file may have (%d)", hdr.Size, int64(MaxEntrySize))
+			}
 			if err := clearTarget(target); err != nil {
 				return st, &EntryError{hdr.Name, err}
 			}
