@@ -2,6 +2,8 @@ package main
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
 	"flag"
 	"os"
 	"os/exec"
@@ -333,4 +335,90 @@ func must(t *testing.T, err error) {
 	if err != nil {
 		t.Fatal(err)
 	}
+}
+
+// TestWhatRealOpkgSaw checks the package against what OpenWrt's own opkg
+// (opkg-lede, built from its public source) printed for the x86_64 package
+// built from these fixtures, installed into an offline root from a local
+// feed: `opkg info nuvol`, the status entry it wrote after `opkg install`,
+// and `opkg files nuvol`. The outputs are kept in testdata/opkg-*.golden.
+func TestWhatRealOpkgSaw(t *testing.T) {
+	t.Setenv("SOURCE_DATE_EPOCH", "1700000000")
+	dir, args := fixture(t)
+	if err := run(args, &bytes.Buffer{}); err != nil {
+		t.Fatal(err)
+	}
+	a := readIpk(t, filepath.Join(dir, "dist", "nuvol_0.1.0-1_x86_64.ipk"))
+
+	info := goldenFields(t, "opkg-info-nuvol.golden")
+	for _, name := range []string{"Package", "Version", "Section", "Architecture"} {
+		if got, _ := a.Get(name); got != info[name] {
+			t.Errorf("%s: ours %q, opkg showed %q", name, got, info[name])
+		}
+	}
+	if info["Filename"] != "nuvol_0.1.0-1_x86_64.ipk" {
+		t.Errorf("opkg's Filename %q", info["Filename"])
+	}
+	// opkg folds the description's continuation lines into one.
+	if d, _ := a.Get("Description"); strings.ReplaceAll(d, "\n", " ") != info["Description"] {
+		t.Errorf("Description: ours %q, opkg showed %q", d, info["Description"])
+	}
+	// opkg-lede matches field names by prefix, so "SourceName: nuvol" also
+	// sets Source, to "ame: nuvol": what it shows for every feed package,
+	// since package-pack.mk writes SourceName right after Source. Ours must
+	// keep that order to look the same.
+	if info["Source"] != "ame: nuvol" {
+		t.Errorf("opkg's Source %q", info["Source"])
+	}
+	var order []string
+	for _, f := range a.Control {
+		order = append(order, f.Name)
+	}
+	if got := strings.Join(order, " "); got != "Package Version Depends Source SourceName License Section URL Architecture Installed-Size Description" {
+		t.Errorf("field order %s", got)
+	}
+
+	// The status entry: opkg keeps each conffile with the sha256 of what the
+	// package installed, and compares it on upgrade and removal.
+	status := goldenFields(t, "opkg-status-nuvol.golden")
+	cf, _ := a.DataFile("/etc/config/nuvol")
+	sum := sha256.Sum256(cf.Data)
+	if want := "/etc/config/nuvol " + hex.EncodeToString(sum[:]); status["Conffiles"] != want {
+		t.Errorf("opkg recorded conffile %q, our package gives %q", status["Conffiles"], want)
+	}
+	if status["Status"] != "install user installed" {
+		t.Errorf("opkg status %q", status["Status"])
+	}
+
+	files, err := os.ReadFile("testdata/opkg-files-nuvol.golden")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ours []string
+	for _, e := range a.Data {
+		if e.Type == '0' {
+			ours = append(ours, strings.TrimPrefix(e.Name, "."))
+		}
+	}
+	sort.Strings(ours)
+	if got := strings.Join(ours, "\n") + "\n"; got != string(files) {
+		t.Errorf("opkg installed\n%s\nour data has\n%s", files, got)
+	}
+}
+
+func goldenFields(t *testing.T, name string) map[string]string {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("testdata", name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	fields, err := ipk.ParseControl(string(b))
+	if err != nil {
+		t.Fatalf("%s: %v", name, err)
+	}
+	m := map[string]string{}
+	for _, f := range fields {
+		m[f.Name] = strings.TrimSpace(f.Value)
+	}
+	return m
 }
