@@ -35,6 +35,7 @@ type Client struct {
 	listens []*listener
 	subs    []*clientSub
 	closed  bool
+	kick    chan struct{} // an object appeared: retry lost subscriptions
 	stop    chan struct{}
 	stopped chan struct{}
 }
@@ -57,6 +58,7 @@ func NewClient(path string, logf func(string, ...any)) *Client {
 		path:    path,
 		logf:    logf,
 		ready:   make(chan struct{}),
+		kick:    make(chan struct{}, 1),
 		stop:    make(chan struct{}),
 		stopped: make(chan struct{}),
 	}
@@ -108,6 +110,8 @@ func (c *Client) loop() {
 				break wait
 			case <-tick.C:
 				c.resubscribe(conn)
+			case <-c.kick:
+				c.resubscribe(conn)
 			}
 		}
 		tick.Stop()
@@ -150,8 +154,35 @@ func (c *Client) register(conn *Conn) {
 			c.logf("ubus: %v", err)
 		}
 	}
+	if len(subs) > 0 {
+		c.watchObjects(ctx, conn)
+	}
 	for _, s := range subs {
 		c.subscribeOne(ctx, conn, s)
+	}
+}
+
+// watchObjects listens for ubusd's ubus.object.add, so that a subscription
+// whose target is missing is retried as soon as the target appears rather
+// than on the next tick.
+func (c *Client) watchObjects(ctx context.Context, conn *Conn) {
+	_, err := conn.listen(ctx, "ubus.object.add", func(_ string, data map[string]any) {
+		path, _ := data["path"].(string)
+		c.mu.Lock()
+		want := false
+		for _, s := range c.subs {
+			want = want || s.lost && s.path == path
+		}
+		c.mu.Unlock()
+		if want {
+			select {
+			case c.kick <- struct{}{}:
+			default:
+			}
+		}
+	})
+	if err != nil {
+		c.logf("ubus: %v", err)
 	}
 }
 
@@ -161,6 +192,9 @@ func (c *Client) subscribeOne(ctx context.Context, conn *Conn, s *clientSub) {
 		s.lost = true
 		c.mu.Unlock()
 	})
+	if err != nil && !errors.Is(err, ErrNotFound) {
+		c.logf("ubus: %v", err)
+	}
 	c.mu.Lock()
 	s.cur, s.lost = sub, err != nil
 	c.mu.Unlock()
@@ -264,14 +298,18 @@ func (c *Client) Subscribe(path string, fn func(typ string, data map[string]any)
 	c.setup.Lock()
 	defer c.setup.Unlock()
 	s := &clientSub{path: path, fn: fn, lost: true}
+	c.mu.Lock()
+	first := len(c.subs) == 0
+	c.subs = append(c.subs, s)
+	c.mu.Unlock()
 	if conn := c.Conn(); conn != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), opTimeout)
+		if first {
+			c.watchObjects(ctx, conn)
+		}
 		c.subscribeOne(ctx, conn, s)
 		cancel()
 	}
-	c.mu.Lock()
-	c.subs = append(c.subs, s)
-	c.mu.Unlock()
 }
 
 func (c *Client) current() (*Conn, error) {
