@@ -422,3 +422,73 @@ func goldenFields(t *testing.T, name string) map[string]string {
 	}
 	return m
 }
+
+// TestFeedMakefiles keeps the SDK's view of the packages (openwrt/) the
+// same as mkipk's: version, license, dependencies, conffiles, Go package.
+func TestFeedMakefiles(t *testing.T) {
+	root := repo(t)
+	top := makeVars(t, filepath.Join(root, "Makefile"))
+	feed := makeVars(t, filepath.Join(root, "openwrt/nuvol/Makefile"))
+	luci := makeVars(t, filepath.Join(root, "openwrt/luci-app-nuvol/Makefile"))
+	for _, v := range []map[string]string{feed, luci} {
+		if v["PKG_VERSION"] != top["VERSION"] || v["PKG_RELEASE"] != top["RELEASE"] {
+			t.Errorf("feed version %s-%s, Makefile %s-%s", v["PKG_VERSION"], v["PKG_RELEASE"], top["VERSION"], top["RELEASE"])
+		}
+		if v["PKG_LICENSE"] != license {
+			t.Errorf("feed license %q, mkipk %q", v["PKG_LICENSE"], license)
+		}
+	}
+	mod, err := os.ReadFile(filepath.Join(root, "go.mod"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(string(mod), "module "+feed["GO_PKG"]+"\n") {
+		t.Errorf("GO_PKG %q is not go.mod's module", feed["GO_PKG"])
+	}
+	pkg := strings.Replace(feed["GO_PKG_BUILD_PKG"], "$(GO_PKG)", feed["GO_PKG"], 1)
+	if pkg != feed["GO_PKG"]+"/src/cmd/nuvol" {
+		t.Errorf("GO_PKG_BUILD_PKG %q", pkg)
+	}
+	if feed["GO_PKG_TAGS"] != "liblxc" || feed["GO_PKG_LDFLAGS_X"] != "main.version=$(PKG_VERSION)-$(PKG_RELEASE)" {
+		t.Errorf("GO_PKG_TAGS %q GO_PKG_LDFLAGS_X %q", feed["GO_PKG_TAGS"], feed["GO_PKG_LDFLAGS_X"])
+	}
+	deps := strings.Fields(feed["DEPENDS"])
+	want := append([]string{"$(GO_ARCH_DEPENDS)", "+liblxc"}, prefixed("+", nuvolDepends)...)
+	if strings.Join(deps, " ") != strings.Join(want, " ") {
+		t.Errorf("feed DEPENDS %v\nwant %v", deps, want)
+	}
+	if luci["LUCI_DEPENDS"] != "+luci-base +nuvol" || luci["LUCI_PKGARCH"] != "all" {
+		t.Errorf("LUCI_DEPENDS %q LUCI_PKGARCH %q", luci["LUCI_DEPENDS"], luci["LUCI_PKGARCH"])
+	}
+	b, _ := os.ReadFile(filepath.Join(root, "openwrt/nuvol/Makefile"))
+	for _, s := range []string{"define Package/nuvol/conffiles\n/etc/config/nuvol\nendef", "golang-package.mk", "$(eval $(call BuildPackage,nuvol))"} {
+		if !strings.Contains(string(b), s) {
+			t.Errorf("openwrt/nuvol/Makefile lacks %q", s)
+		}
+	}
+}
+
+// makeVars reads NAME:=value and NAME ?= value lines, with backslash
+// continuations, including those indented inside define blocks.
+func makeVars(t *testing.T, path string) map[string]string {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := strings.ReplaceAll(string(b), "\\\n", " ")
+	vars := map[string]string{}
+	re := regexp.MustCompile(`(?m)^\s*([A-Z_]+)\s*[:?]?=\s*(.*)$`)
+	for _, m := range re.FindAllStringSubmatch(text, -1) {
+		vars[m[1]] = strings.Join(strings.Fields(m[2]), " ")
+	}
+	return vars
+}
+
+func prefixed(p string, s []string) []string {
+	out := make([]string, len(s))
+	for i, v := range s {
+		out[i] = p + v
+	}
+	return out
+}
