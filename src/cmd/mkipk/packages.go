@@ -12,7 +12,7 @@ import (
 // What both packages say about themselves. The feed Makefiles in openwrt/
 // say the same, so an SDK build and `make ipk` describe nuvol alike.
 const (
-	license = "Apache-2.0"
+	license = "GPL-2.0-only" // as luci-app/Makefile declares; the repository has no LICENSE file yet
 	url     = "https://github.com/nuvol-project/nuvol"
 	feed    = "feeds/nuvol/" // Source: where the package's Makefile sits in the SDK
 )
