@@ -74,7 +74,10 @@ type Agent struct {
 	pages     [][]byte   // published, as query answers
 	mark      marker
 	notFitted []Service
-	addr      string // default for a service's address
+	addr      string            // default for a service's address
+	tags      map[string]string // latest tags, for tagLoop
+
+	tagsChanged chan struct{}
 
 	cbMu      sync.Mutex
 	callbacks []func()
@@ -204,13 +207,15 @@ func Start(cfg Config) (*Agent, error) {
 	conf.EventCh = events
 
 	a := &Agent{
-		cfg:      cfg,
-		logf:     cfg.Logf,
-		dir:      NewDirectory(),
-		changed:  make(chan struct{}, 1),
-		fetching: make(map[string]bool),
-		fetchSem: make(chan struct{}, 8),
-		stop:     make(chan struct{}),
+		cfg:     cfg,
+		logf:    cfg.Logf,
+		dir:     NewDirectory(),
+		changed: make(chan struct{}, 1),
+
+		tagsChanged: make(chan struct{}, 1),
+		fetching:    make(map[string]bool),
+		fetchSem:    make(chan struct{}, 8),
+		stop:        make(chan struct{}),
 	}
 	a.mark = marker{total: 0, hash: listHash(nil)}
 	a.pages, _, _ = paginate(nil, 512)
@@ -237,6 +242,9 @@ func Start(cfg Config) (*Agent, error) {
 	a.wg.Add(2)
 	go a.eventLoop(events)
 	go a.notifyLoop()
+	// Not waited for by Shutdown: a SetTags in flight only returns after
+	// serf's BroadcastTimeout once memberlist is down.
+	go a.tagLoop()
 	if len(cfg.Join) > 0 {
 		a.wg.Add(1)
 		go a.joinLoop(cfg.Join)
@@ -543,10 +551,36 @@ func (a *Agent) Publish(svcs []Service) (notFitted []Service, err error) {
 		}
 	})
 	a.notify()
-	if err := a.serf.SetTags(tags); err != nil {
-		return notFitted, fmt.Errorf("federation: set tags: %v", err)
+	a.mu.Lock()
+	a.tags = tags
+	a.mu.Unlock()
+	select {
+	case a.tagsChanged <- struct{}{}:
+	default:
 	}
 	return notFitted, nil
+}
+
+// tagLoop hands the latest tags to serf. SetTags waits until the update
+// is gossiped (up to serf's BroadcastTimeout, 5 s); Publish must not: the
+// reconciler calls it. When tags change faster than they gossip, only the
+// latest are sent.
+func (a *Agent) tagLoop() {
+	for {
+		select {
+		case <-a.stop:
+			return
+		case <-a.tagsChanged:
+		}
+		a.mu.Lock()
+		tags := a.tags
+		a.mu.Unlock()
+		if err := a.serf.SetTags(tags); err != nil && a.serf.State() == serf.SerfAlive {
+			// A timeout leaves the tags set and their broadcast queued;
+			// push/pull carries them too. Nothing to retry.
+			a.logf("federation: set tags: %v", err)
+		}
+	}
 }
 
 // normalize fills defaults, writes descriptions the way Cloudy does
