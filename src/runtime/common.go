@@ -57,6 +57,12 @@ func (b base) create(dir string, spec Spec) error {
 	}
 	_, err = os.Lstat(filepath.Join(dir, "rootfs", "bin", "sh"))
 	shell := err == nil
+	spec.Mounts = append([]Mount(nil), spec.Mounts...)
+	for i, m := range spec.Mounts {
+		if fi, err := os.Stat(m.Source); err == nil && !fi.IsDir() {
+			spec.Mounts[i].File = true
+		}
+	}
 	cfg, err := BuildConfig(spec, b.home(spec.Name), CgroupVersion(), shell)
 	if err != nil {
 		return fmt.Errorf("runtime: create: %v", err)

@@ -83,13 +83,26 @@ func (c *Config) Add(key, value string) error {
 // checkLine refuses what LXC could not read back as the same line, and what
 // ini would quote on write.
 func checkLine(key, value string) error {
-	if key == "" || strings.ContainsAny(key, "=\n\r`\"#;[ \t") {
+	if !validKey(key) {
 		return fmt.Errorf("lxc config: bad key %q", key)
 	}
-	if strings.ContainsAny(value, "\n\r`\x00") || strings.TrimSpace(value) != value {
+	if strings.ContainsAny(value, "\n\r`\x00") || strings.TrimSpace(value) != value || strings.HasPrefix(value, `"""`) {
 		return fmt.Errorf("lxc config: %s: bad value %q", key, value)
 	}
 	return nil
+}
+
+// validKey accepts LXC's key syntax: "lxc.net.0.ipv4.address".
+func validKey(k string) bool {
+	if k == "" || k[0] == '-' || k[0] == '.' {
+		return false
+	}
+	for _, r := range k {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '.' || r == '_' || r == '-') {
+			return false
+		}
+	}
+	return true
 }
 
 // Values returns every value of key, in file order.
@@ -183,7 +196,10 @@ func BuildConfig(spec Spec, home string, cgroupVersion int, shell bool) (*Config
 	add("lxc.uts.name", host)
 	add("lxc.rootfs.path", "dir:"+filepath.Join(home, "rootfs"))
 
+	hostNet := spec.Network.Mode == "" || spec.Network.Mode == NetworkHost
 	switch {
+	case len(spec.Init) == 0 && hostNet:
+		return nil, fmt.Errorf("container %s: host network needs an Init command: the rootfs's own init would configure the router's network", spec.Name)
 	case len(spec.Init) == 0:
 		add("lxc.init.cmd", "/sbin/init")
 	case shell:
@@ -260,7 +276,7 @@ func BuildConfig(spec Spec, home string, cgroupVersion int, shell bool) (*Config
 			return nil, fmt.Errorf("container %s: mount %q -> %q: want absolute paths without spaces", spec.Name, m.Source, m.Target)
 		}
 		opt := "bind,create=dir"
-		if fi, e := os.Stat(m.Source); e == nil && !fi.IsDir() {
+		if m.File {
 			opt = "bind,create=file"
 		}
 		if m.ReadOnly {
@@ -271,7 +287,7 @@ func BuildConfig(spec Spec, home string, cgroupVersion int, shell bool) (*Config
 	for _, cp := range dropCaps {
 		add("lxc.cap.drop", cp)
 	}
-	if n.Mode == "" || n.Mode == NetworkHost {
+	if hostNet {
 		for _, cp := range hostDropCaps {
 			add("lxc.cap.drop", cp)
 		}

@@ -65,6 +65,10 @@ type Mount struct {
 	Source   string // absolute path on the host
 	Target   string // absolute path inside the container
 	ReadOnly bool
+	// File says the source is a file, not a directory (LXC then creates a
+	// file, not a directory, as the mount point). Create sets it when the
+	// source exists.
+	File bool
 }
 
 // Spec describes a container to create. Create writes it as an LXC config.
@@ -75,8 +79,10 @@ type Spec struct {
 	// it in a small /bin/sh init (written to rootfs/.nuvol-init) that passes
 	// stop signals on to the app, because a plain app running as PID 1
 	// ignores SIGTERM and could only be killed. Empty means the rootfs's
-	// own /sbin/init. A rootfs without /bin/sh gets Init as lxc.init.cmd
-	// directly; its arguments must then contain no white space.
+	// own /sbin/init, which host mode refuses: a distribution's init
+	// configures the network, and in host mode that is the router's. A
+	// rootfs without /bin/sh gets Init as lxc.init.cmd directly; its
+	// arguments must then contain no white space.
 	Init []string
 	Env  []string // KEY=VALUE pairs for the app (lxc.environment)
 	// Network: see Network. The zero value is host mode.
