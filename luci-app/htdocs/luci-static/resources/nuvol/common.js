@@ -188,7 +188,7 @@ return baseclass.extend({
 			return true;
 		let bin;
 		try {
-			if (!/^[A-Za-z0-9+/]+={0,2}$/.test(value))
+			if (!/^[A-Za-z0-9+\/]+={0,2}$/.test(value))
 				throw new Error();
 			bin = window.atob(value);
 		}

@@ -16,11 +16,14 @@ return view.extend({
 		return common.callCatalog().catch(function(err) { return err; });
 	},
 
-	handleInstall: function(app, ev) {
+	// handleInstall installs with the catalog's defaults; opts may give a
+	// name, port and memory (from the Options dialog).
+	handleInstall: function(app, opts) {
+		opts = (opts && !(opts instanceof Event)) ? opts : {};
 		ui.showModal(_('Installing an app'), [
 			E('p', { 'class': 'spinning' }, [ _('Installing %s. Preparing its files and starting it can take a minute…').format(app.name || app.id) ])
 		]);
-		return common.callInstall(app.id).then(L.bind(function(res) {
+		return common.callInstall(app.id, opts.name, opts.port, opts.memory).then(L.bind(function(res) {
 			ui.hideModal();
 			ui.addNotification(null, E('p', {}, [
 				_('%s is installed as "%s" and is %s.').format(app.name || app.id, res.name, common.stateLabel(res.state).toLowerCase()), ' ',
@@ -32,6 +35,37 @@ return view.extend({
 			common.notifyError(_('The app could not be installed'), err);
 			return this.refresh();
 		}, this));
+	},
+
+	// handleOptions asks for a name, port and memory limit before installing.
+	handleOptions: function(app) {
+		const name = new ui.Textfield('', { id: 'nuvol-opt-name', datatype: 'uciname', placeholder: app.id.replace(/[^A-Za-z0-9_]/g, '_') });
+		const port = new ui.Textfield('', { id: 'nuvol-opt-port', datatype: 'port', placeholder: app.port ? String(app.port) : '' });
+		const memory = new ui.Textfield('', { id: 'nuvol-opt-memory', datatype: 'uinteger', placeholder: app.memory ? String(app.memory) : '' });
+		const field = function(label, widget) {
+			return E('div', { 'class': 'cbi-value' }, [
+				E('label', { 'class': 'cbi-value-title' }, [ label ]),
+				E('div', { 'class': 'cbi-value-field' }, [ widget.render() ])
+			]);
+		};
+		ui.showModal(_('Install with options'), [
+			E('p', {}, [ _('Leave a field empty to use the catalog\'s default.') ]),
+			field(_('Name'), name),
+			field(_('Port'), port),
+			field(_('Memory limit (MiB)'), memory),
+			E('div', { 'class': 'right' }, [
+				E('button', { 'class': 'cbi-button', 'click': ui.hideModal }, [ _('Cancel') ]), ' ',
+				E('button', {
+					'class': 'cbi-button cbi-button-action', 'id': 'nuvol-opt-install',
+					'click': L.bind(function() {
+						if (!name.isValid() || !port.isValid() || !memory.isValid())
+							return;
+						const num = function(w) { const v = w.getValue(); return v === '' ? undefined : +v; };
+						this.handleInstall(app, { name: name.getValue() || undefined, port: num(port), memory: num(memory) });
+					}, this)
+				}, [ _('Install') ])
+			])
+		]);
 	},
 
 	renderTile: function(app) {
@@ -48,9 +82,14 @@ return view.extend({
 				installed
 					? E('span', { 'class': 'nuvol-state nuvol-state-installed' }, [ _('Installed') ])
 					: E('button', {
-						'class': 'cbi-button cbi-button-action',
+						'class': 'cbi-button cbi-button-action nuvol-install',
 						'click': ui.createHandlerFn(this, 'handleInstall', app)
-					}, [ _('Install') ])
+					}, [ _('Install') ]),
+				' ',
+				E('button', {
+					'class': 'cbi-button nuvol-options',
+					'click': ui.createHandlerFn(this, 'handleOptions', app)
+				}, [ installed ? _('Install another…') : _('Options…') ])
 			])
 		]);
 	},
