@@ -377,7 +377,9 @@ func initScript(argv []string) string {
 		}
 		b.WriteString(shellQuote(a))
 	}
-	b.WriteString(" &\napp=$!\nst=0\n")
+	// The first wait gets the status even when the app has already gone;
+	// a wait cut short by the trap is repeated while the app lives.
+	b.WriteString(" &\napp=$!\nwait $app\nst=$?\n")
 	b.WriteString("while kill -0 $app 2>/dev/null; do wait $app; st=$?; done\nexit $st\n")
 	return b.String()
 }
