@@ -26,6 +26,7 @@ type App struct {
 	Description string
 	Network     string
 	Address     string // where to open it, e.g. 10.0.0.1
+	Error       string // the last start failure, "" when none
 }
 
 // InstallRequest is what `install` asks for; zero fields take defaults.
@@ -327,6 +328,7 @@ func AppMap(a App) map[string]any {
 		"port": a.Port, "memory": a.Memory, "memory_used": a.MemoryUsed,
 		"cpu_weight": a.CPUWeight, "publish": a.Publish, "published": a.Published,
 		"description": a.Description, "network": a.Network, "address": a.Address,
+		"error": a.Error,
 	}
 }
 

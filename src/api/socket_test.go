@@ -249,3 +249,33 @@ func FuzzRequestLine(f *testing.F) {
 		_ = fmt.Sprint(resp)
 	})
 }
+
+// BenchmarkSocketList is one `list` round trip over the control socket
+// (fake backend: the transport and JSON cost alone).
+func BenchmarkSocketList(b *testing.B) {
+	tab, apps, _, _ := newFake()
+	for i := 0; i < 2; i++ {
+		apps.apps = append(apps.apps, App{Name: fmt.Sprintf("app%d", i), App: "static-web", State: "running", Port: 9000 + i})
+	}
+	path := filepath.Join(b.TempDir(), "s.sock")
+	ln, err := Listen(path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	s := &Server{Table: tab}
+	go s.Serve(ln)
+	defer func() { s.Close(); ln.Close() }()
+	c, err := Dial(path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer c.Close()
+	ctx := context.Background()
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if _, err := c.Call(ctx, "list", nil); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
