@@ -152,7 +152,19 @@ func (c *Conn) fail(err error) {
 	c.err = err
 	pend := c.pending
 	c.pending = map[uint16]*request{}
+	var regs []*localObject
+	for _, o := range c.objs {
+		if o.reg != nil {
+			regs = append(regs, o)
+		}
+	}
 	c.mu.Unlock()
+	// Subscribers were on the old ubusd; nobody is subscribed any more.
+	for _, o := range regs {
+		if o.reg.HasSubscribers() && o.reg.boundTo(c) {
+			o.reg.setActive(false, &o.q)
+		}
+	}
 	c.nc.Close()
 	c.cancel()
 	for _, r := range pend {
@@ -166,6 +178,10 @@ func (c *Conn) readLoop(br *bufio.Reader) {
 	for {
 		// A fresh buffer per message: handlers keep slices of it.
 		m, err := ReadMessage(br, nil)
+		if be := (*BodyError)(nil); errors.As(err, &be) {
+			c.log("ubus: dropped: %v", err)
+			continue
+		}
 		if err != nil {
 			if errors.Is(err, io.EOF) {
 				err = io.EOF

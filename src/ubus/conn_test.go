@@ -417,18 +417,25 @@ func TestClientReconnects(t *testing.T) {
 		// The subscription is renewed too, even when the client came back
 		// before the notifier did.
 		deadline = time.Now().Add(5 * time.Second)
+		want := fmt.Sprintf("tick map[round:%d]", round)
+	notify:
 		for {
 			if oreg.HasSubscribers() {
 				oreg.Notify("tick", map[string]any{"round": round})
-				break
+			}
+			select {
+			case <-notes.ch:
+				notes.mu.Lock()
+				last := notes.got[len(notes.got)-1]
+				notes.mu.Unlock()
+				if last == want {
+					break notify
+				}
+			case <-time.After(50 * time.Millisecond):
 			}
 			if time.Now().After(deadline) {
 				t.Fatalf("round %d: subscription not renewed", round)
 			}
-			time.Sleep(20 * time.Millisecond)
-		}
-		if got := notes.wait(t, 1); got[len(got)-1] != fmt.Sprintf("tick map[round:%d]", round) {
-			t.Fatalf("round %d: notifications %v", round, got)
 		}
 	}
 	check(0)

@@ -136,10 +136,25 @@ func ReadMessage(r io.Reader, buf []byte) (*Message, error) {
 		Body: body,
 	}
 	if err := m.index(); err != nil {
-		return nil, err
+		return nil, &BodyError{Type: m.Type, Seq: m.Seq, Err: err}
 	}
 	return m, nil
 }
+
+// BodyError is returned by ReadMessage for a message whose framing was
+// sound but whose attributes were not: the stream is still in step, and a
+// reader may drop just this message.
+type BodyError struct {
+	Type MsgType
+	Seq  uint16
+	Err  error
+}
+
+func (e *BodyError) Error() string {
+	return fmt.Sprintf("ubus %v message seq %d: %v", e.Type, e.Seq, e.Err)
+}
+
+func (e *BodyError) Unwrap() error { return e.Err }
 
 // ParseMessage decodes one message from b, which must hold exactly one.
 func ParseMessage(b []byte) (*Message, error) {

@@ -118,6 +118,12 @@ func (r *Registered) HasSubscribers() bool {
 	return r.active
 }
 
+func (r *Registered) boundTo(c *Conn) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.conn == c
+}
+
 func (r *Registered) setActive(on bool, q *queue) {
 	r.mu.Lock()
 	r.active = on
@@ -145,14 +151,19 @@ func (c *Conn) AddObject(o *Object) (*Registered, error) {
 
 func (c *Conn) addObject(ctx context.Context, r *Registered) error {
 	lo := &localObject{reg: r, path: r.obj.Name}
-	var id, typ uint32
+	var id uint32
 	_, err := c.request(ctx, MsgAddObject, 0, r.addBody(), func(m *Message) {
+		// Bind here, in the reader goroutine, so that a subscriber
+		// notice that follows the reply is applied after, not before.
 		id, _ = m.Uint32(AttrObjID)
-		typ, _ = m.Uint32(AttrObjType)
+		typ, _ := m.Uint32(AttrObjType)
 		if id != 0 {
 			c.mu.Lock()
 			c.objs[id] = lo
 			c.mu.Unlock()
+			r.mu.Lock()
+			r.conn, r.id, r.typeID, r.active = c, id, typ, false
+			r.mu.Unlock()
 		}
 	})
 	if err == nil && id == 0 {
@@ -161,9 +172,6 @@ func (c *Conn) addObject(ctx context.Context, r *Registered) error {
 	if err != nil {
 		return fmt.Errorf("ubus add object %s: %w", r.obj.Name, err)
 	}
-	r.mu.Lock()
-	r.conn, r.id, r.typeID, r.active = c, id, typ, false
-	r.mu.Unlock()
 	return nil
 }
 
