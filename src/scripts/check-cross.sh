@@ -35,6 +35,18 @@ for arch in "$@"; do
 	[[ "$desc" == *"statically linked"* ]] || problems+=("not statically linked")
 	[[ "$desc" == *", stripped"* ]]        || problems+=("not stripped")
 	[[ "$desc" != *"interpreter"* ]]       || problems+=("has an ELF interpreter")
+	# The Go build settings the binary carries: routers without an FPU need
+	# soft float on MIPS, the Omnia's Cortex-A9 wants ARMv7.
+	if settings=$(go version -m "$bin" 2>/dev/null); then
+		need=("CGO_ENABLED=0" "-trimpath=true")
+		case "$arch" in
+		mips*) need+=("GOMIPS=softfloat") ;;
+		arm_*) need+=("GOARM=7") ;;
+		esac
+		for n in "${need[@]}"; do
+			grep -q "build[[:space:]]*$n\$" <<<"$settings" || problems+=("not built with $n")
+		done
+	fi
 	if [ ${#problems[@]} -gt 0 ]; then
 		echo "FAIL $arch: $(IFS=';'; echo "${problems[*]}"): $desc" >&2
 		fail=1

@@ -492,3 +492,26 @@ func prefixed(p string, s []string) []string {
 	}
 	return out
 }
+
+// TestUCIDefaults runs the first-install script with a stand-in `uci` that
+// answers nuvol.main.lxc_path, as default_postinst would run it.
+func TestUCIDefaults(t *testing.T) {
+	sh, err := exec.LookPath("sh")
+	if err != nil {
+		t.Skip("no sh")
+	}
+	dir := t.TempDir()
+	lxc := filepath.Join(dir, "storage", "lxc")
+	uci := "#!/bin/sh\n[ \"$*\" = \"-q get nuvol.main.lxc_path\" ] && echo " + lxc + "\n"
+	must(t, os.WriteFile(filepath.Join(dir, "uci"), []byte(uci), 0o755))
+	script := filepath.Join(repo(t), "files/etc/uci-defaults/nuvol")
+	// default_postinst: ( [ -f "$i" ] && cd "$(dirname $i)" && . "$i" ) && rm -f "$i"
+	cmd := exec.Command(sh, "-c", `( . "$1" )`, "sh", script)
+	cmd.Env = append(os.Environ(), "PATH="+dir+":"+os.Getenv("PATH"))
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("uci-defaults failed (it would stay for the next boot): %v\n%s", err, out)
+	}
+	if fi, err := os.Stat(lxc); err != nil || !fi.IsDir() {
+		t.Errorf("lxc_path %s not created: %v", lxc, err)
+	}
+}
