@@ -285,3 +285,23 @@ func (m *Message) Subscribers() []uint32 {
 
 // PutRawBytes appends bytes that are already whole, padded attributes.
 func (b *Builder) PutRawBytes(p []byte) { b.buf = append(b.buf, p...) }
+
+// RawAttr is one top-level attribute of a message, as sent.
+type RawAttr struct {
+	ID   AttrID
+	Data []byte
+}
+
+// Attrs lists the message's top-level attributes in wire order.
+func (m *Message) Attrs() []RawAttr {
+	var out []RawAttr
+	for b := m.Body; len(b) > 0; {
+		a, rest, err := nextAttr(b)
+		if err != nil {
+			break
+		}
+		out = append(out, RawAttr{AttrID(a.id), a.data})
+		b = rest
+	}
+	return out
+}
