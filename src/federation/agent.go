@@ -713,13 +713,14 @@ func (a *Agent) Shutdown() error {
 	return err
 }
 
-// logWriter turns serf's and memberlist's log lines into Logf calls, and
-// drops their debug chatter.
+// logWriter turns serf's and memberlist's warnings and errors into Logf
+// calls. Their debug and info lines (one per member event) would fill a
+// router's log in a large community.
 type logWriter struct{ logf func(string, ...any) }
 
 func (w *logWriter) Write(p []byte) (int, error) {
 	for _, line := range strings.Split(strings.TrimRight(string(p), "\n"), "\n") {
-		if line == "" || strings.Contains(line, "[DEBUG]") {
+		if line == "" || strings.Contains(line, "[DEBUG]") || strings.Contains(line, "[INFO]") {
 			continue
 		}
 		w.logf("federation: %s", line)
