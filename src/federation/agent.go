@@ -325,7 +325,11 @@ func (a *Agent) memberUp(m serf.Member) {
 	var svcs []Service
 	var bad error
 	tag := m.Tags[TagName]
-	if !self {
+	same := false
+	a.dir.view(m.Name, func(n *node) { same = n.rawTag == tag && n.badTag == "" })
+	if !self && !same {
+		// Decoding costs a bzip2 reader's buffers: skip it when only
+		// another tag or the status changed.
 		svcs, bad = DecodeTag(tag)
 	}
 	var own []Service
@@ -348,9 +352,11 @@ func (a *Agent) memberUp(m serf.Member) {
 				a.logf("federation: ignoring the services of %s: %v", m.Name, bad)
 			}
 			n.badTag, n.tag = tag, nil
+		case same:
 		default:
 			n.badTag, n.tag = "", svcs
 		}
+		n.rawTag = tag
 		need = !self && n.status == "alive" && !n.complete()
 	})
 	if need {

@@ -44,6 +44,7 @@ type node struct {
 	full    []Service // from the nuvol-services query
 	fullFor string    // hash the full list belongs to
 
+	rawTag  string // the services tag as last seen
 	badTag  string // last tag that failed to decode, to log it once
 	updates int    // join and update events seen (tests wait on it)
 }
