@@ -64,7 +64,7 @@ func (t Type) String() string {
 type attr struct {
 	id       uint8
 	extended bool
-	name     string
+	name     []byte // aliases the input: convert only where a string is kept
 	data     []byte
 }
 
@@ -99,7 +99,7 @@ func nextAttr(b []byte) (a attr, rest []byte, err error) {
 		if hl > len(a.data) || a.data[2+nl] != 0 {
 			return a, nil, fmt.Errorf("%w: blobmsg name of %d bytes does not fit in its attribute", ErrMalformed, nl)
 		}
-		a.name = string(a.data[2 : 2+nl])
+		a.name = a.data[2 : 2+nl]
 		a.data = a.data[hl:]
 	}
 	return a, rest, nil

@@ -347,7 +347,7 @@ func decodeTable(b []byte, depth int) (map[string]any, error) {
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", a.name, err)
 		}
-		m[a.name] = v
+		m[string(a.name)] = v
 		b = rest
 	}
 	return m, nil
@@ -433,7 +433,7 @@ func decodeValue(a attr, depth int) (any, error) {
 // without, as `ubus call -S` and `ubus listen` print (compact). Doubles
 // print with six decimals (C's %lf) and every INT8 as a bool.
 func FormatJSON(body []byte, indent bool) (string, error) {
-	f := jsonFormatter{indent: indent}
+	f := jsonFormatter{indent: indent, out: make([]byte, 0, len(body)+len(body)/2)}
 	if err := f.list(body, false, 0); err != nil {
 		return "", err
 	}
@@ -487,7 +487,7 @@ func (f *jsonFormatter) list(b []byte, array bool, depth int) error {
 			f.sep()
 		}
 		first = false
-		if !array && a.name != "" {
+		if !array && len(a.name) > 0 {
 			f.str(a.name)
 			if f.indent {
 				f.out = append(f.out, ": "...)
@@ -524,7 +524,7 @@ func (f *jsonFormatter) value(a attr, depth int) error {
 	case TypeDouble:
 		f.out = appendCDouble(f.out, math.Float64frombits(binary.BigEndian.Uint64(a.data)))
 	case TypeString:
-		f.str(string(a.data[:len(a.data)-1]))
+		f.str(a.data[:len(a.data)-1])
 	case TypeArray:
 		return f.list(a.data, true, depth+1)
 	case TypeTable:
@@ -552,7 +552,7 @@ func appendCDouble(b []byte, v float64) []byte {
 // str writes a string with libubox's escaping: \b \n \t \r \" \\, \u00XX
 // for other control bytes, everything else (UTF-8 or not) raw. A NUL ends
 // the string, as it does for C.
-func (f *jsonFormatter) str(s string) {
+func (f *jsonFormatter) str(s []byte) {
 	const hex = "0123456789abcdef"
 	f.out = append(f.out, '"')
 	for i := 0; i < len(s); i++ {
@@ -605,7 +605,7 @@ func Split(body []byte) ([]Value, error) {
 		if err := checkSize(a); err != nil {
 			return nil, err
 		}
-		vs = append(vs, Value{Type: Type(a.id), Name: a.name, Data: a.data})
+		vs = append(vs, Value{Type: Type(a.id), Name: string(a.name), Data: a.data})
 		body = rest
 	}
 	return vs, nil

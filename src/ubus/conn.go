@@ -417,7 +417,7 @@ func parseSignature(b []byte) []MethodSignature {
 		if !a.extended || Type(a.id) != TypeTable {
 			continue
 		}
-		m := MethodSignature{Name: a.name, Args: []Arg{}}
+		m := MethodSignature{Name: string(a.name), Args: []Arg{}}
 		for d := a.data; len(d) > 0; {
 			arg, r, err := nextAttr(d)
 			if err != nil {
@@ -425,7 +425,7 @@ func parseSignature(b []byte) []MethodSignature {
 			}
 			d = r
 			if arg.extended && Type(arg.id) == TypeInt32 && len(arg.data) == 4 {
-				m.Args = append(m.Args, Arg{Name: arg.name, Type: Type(arg.data[3])})
+				m.Args = append(m.Args, Arg{Name: string(arg.name), Type: Type(arg.data[3])})
 			}
 		}
 		ms = append(ms, m)

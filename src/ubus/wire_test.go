@@ -145,7 +145,7 @@ func TestFormatJSONMatchesCLI(t *testing.T) {
 	ev, _ := m.String(AttrMethod)
 	got, _ = FormatJSON(d, false)
 	var f jsonFormatter
-	f.str(ev)
+	f.str([]byte(ev))
 	if line := "{ " + string(f.out) + ": " + got + " }\n"; line != cliFile(t, "listen-demo.txt") {
 		t.Errorf("listen: got %q", line)
 	}
