@@ -5,8 +5,9 @@ import (
 	"strings"
 )
 
-// quote writes v in single quotes, each ' as '\'' (libuci's uci_escape
-// inside quotes). Every other byte is written raw.
+// quote writes v in single quotes with each quote inside written as the
+// four bytes quote, backslash, quote, quote (libuci's uci_escape). Every
+// other byte is written raw.
 func quote(b *bytes.Buffer, v string) {
 	b.WriteByte('\'')
 	escape(b, v)
@@ -93,17 +94,25 @@ func (f *File) write(b *bytes.Buffer, comments bool) {
 }
 
 // cleanComment makes c a single comment line that parses back as itself.
+// It works on bytes: comments need not be UTF-8.
 func cleanComment(c string) string {
-	c = strings.Map(func(r rune) rune {
-		switch r {
-		case '\n', '\r':
-			return ' '
-		case 0:
-			return -1
+	if strings.ContainsAny(c, "\n\x00") {
+		b := []byte(c)
+		n := 0
+		for _, ch := range b {
+			switch ch {
+			case '\n':
+				ch = ' '
+			case 0:
+				continue
+			}
+			b[n] = ch
+			n++
 		}
-		return r
-	}, c)
-	c = strings.TrimLeft(c, " \t\v\f")
+		c = string(b[:n])
+	}
+	// A CR before the line's end would be taken for part of a CRLF.
+	c = strings.TrimRight(strings.TrimLeft(c, " \t\v\f"), "\r")
 	if !strings.HasPrefix(c, "#") {
 		c = "# " + c
 	}

@@ -131,6 +131,10 @@ type parser struct {
 	lastSec *Section
 	lastOpt *Option
 	lastIdx int
+	// inStmt is set while a statement's arguments are read, and
+	// stmtComment holds a comment found among them.
+	inStmt      bool
+	stmtComment string
 }
 
 // seg records where a physical line starts inside buf, to turn a buffer
@@ -282,6 +286,16 @@ func (p *parser) comment(pos int) {
 		end += pos
 	}
 	text := string(trimEOL(p.buf[pos:end]))
+	if p.inStmt {
+		// It belongs to the statement being read; attach it once
+		// the statement has been applied.
+		p.stmtComment = text
+		return
+	}
+	p.attachComment(text)
+}
+
+func (p *parser) attachComment(text string) {
 	switch {
 	case p.lastOpt != nil:
 		o := p.lastOpt
@@ -306,7 +320,7 @@ func (p *parser) comment(pos int) {
 
 func trimEOL(b []byte) []byte {
 	b = bytes.TrimSuffix(b, []byte{'\n'})
-	return bytes.TrimSuffix(b, []byte{'\r'})
+	return bytes.TrimRight(b, "\r")
 }
 
 // str reads one argument into the buffer at *target (libuci's parse_str).
@@ -424,6 +438,7 @@ func (p *parser) parseLine() {
 		if j < len(p.buf) {
 			p.buf[j] = 0
 		}
+		p.inStmt, p.stmtComment = true, ""
 		switch word {
 		case "p", "package":
 			p.skipKeyword(ReasonPackageNoName)
@@ -437,6 +452,10 @@ func (p *parser) parseLine() {
 			p.parseOption(true)
 		default:
 			p.fail(ReasonInvalidCommand, word)
+		}
+		p.inStmt = false
+		if p.stmtComment != "" {
+			p.attachComment(p.stmtComment)
 		}
 	}
 }

@@ -310,8 +310,8 @@ func (s *Section) AddList(option, value string) error {
 	return nil
 }
 
-// DelList removes every item equal to value, as `uci del_list` does. A
-// list left empty is removed, since an empty list is not written anyway.
+// DelList removes every item equal to value, as `uci del_list` does. Like
+// libuci it leaves an emptied list in place; it is not written to the file.
 func (s *Section) DelList(option, value string) bool {
 	o := s.Option(option)
 	if o == nil || !o.IsList {
@@ -334,9 +334,6 @@ func (s *Section) DelList(option, value string) bool {
 		}
 	}
 	o.Values, o.Trailing = vals, notes
-	if len(vals) == 0 {
-		s.Delete(option)
-	}
 	return removed
 }
 
