@@ -494,16 +494,16 @@ function makeRPC() {
 			if (!Array.isArray(replies) || !replies.length) throw RPCError('No related RPC reply');
 			// Replies pair with requests by position, not by id.
 			batch.forEach(function (e, i) {
-				if (i >= replies.length) return e.reject(RPCError('No related RPC reply'));
-				handle(e, replies[i]).then(e.resolve, e.reject);
+				if (i >= replies.length) return e.rejectFn(RPCError('No related RPC reply'));
+				handle(e, replies[i]).then(e.resolveFn, e.rejectFn);
 			});
-		}).catch(function (err) { batch.forEach(function (e) { e.reject(err); }); });
+		}).catch(function (err) { batch.forEach(function (e) { e.rejectFn(err); }); });
 	}
 
 	function call(state) {
 		return new Promise(function (resolve, reject) {
-			state.resolve = resolve;
-			state.reject = reject;
+			state.resolveFn = resolve;
+			state.rejectFn = reject;
 			if (state.nobatch) {
 				post(state.req).then(function (msg) { return handle(state, msg); }).then(resolve, reject);
 				return;

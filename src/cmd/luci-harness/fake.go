@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"sort"
+	"strings"
 	"sync"
 
 	"github.com/nuvol-project/nuvol/src/api"
@@ -143,6 +144,9 @@ func (f *fakeNode) Search(q api.Query) []api.Service {
 	var out []api.Service
 	for _, s := range all {
 		if q.Type != "" && s.Type != q.Type || q.Host != "" && s.Host != q.Host {
+			continue
+		}
+		if q.Text != "" && !strings.Contains(strings.ToLower(s.Description+" "+s.Host+" "+s.Type), strings.ToLower(q.Text)) {
 			continue
 		}
 		out = append(out, s)

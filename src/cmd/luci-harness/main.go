@@ -26,12 +26,14 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+
+	"github.com/nuvol-project/nuvol/src/api"
 )
 
 func main() {
 	listen := flag.String("listen", "127.0.0.1:0", "HTTP address to serve on")
 	root := flag.String("root", ".", "nuvol source tree (the directory that holds luci-app/)")
-	socket := flag.String("socket", "", "the nuvol daemon's control socket")
+	socket := flag.String("socket", "", "the nuvol daemon's control socket (with -fake: serve the fake there)")
 	fake := flag.Bool("fake", false, "answer nuvol calls from an in-memory fake instead of a daemon")
 	config := flag.String("config", "", "the UCI file the `uci` object reads and writes as config \"nuvol\"")
 	password := flag.String("password", "nuvol", "password of the users root (write) and viewer (read only)")
@@ -41,7 +43,17 @@ func main() {
 	var backend Backend
 	switch {
 	case *fake:
-		backend = NewFake()
+		table := NewFake()
+		backend = table
+		if *socket != "" {
+			// Serve the fake on a control socket too, so that a test
+			// can check what the pages did as it checks a daemon.
+			ln, err := api.Listen(*socket)
+			if err != nil {
+				log.Fatal(err)
+			}
+			go (&api.Server{Table: table}).Serve(ln)
+		}
 	case *socket != "":
 		backend = SocketBackend{Path: *socket}
 	default:
