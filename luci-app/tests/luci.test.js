@@ -94,6 +94,17 @@ after(async () => {
 	if (ctx) await ctx.close();
 });
 
+test('the stand-in keeps LuCI\'s semantics the escaping relies on', async () => {
+	await open(A, 'apps');
+	const r = await page.evaluate(() => ({
+		stringIsHTML: E('p', {}, '<b>x</b>').querySelector('b') != null,
+		arrayIsText: E('p', {}, ['<b>x</b>']).querySelector('b') == null,
+		lostAttrs: E('div', E('span')).children.length == 0,
+		format: '%h|%d|%s'.format('<a>', 3.7, 'x'),
+	}));
+	assert.deepEqual(r, { stringIsHTML: true, arrayIsText: true, lostAttrs: true, format: '&#60;a&#62;|3|x' });
+});
+
 test('Apps shows the catalog as tiles with memory and an Install button', async () => {
 	await open(A, 'apps');
 	const tile = page.locator('.nuvol-tile[data-app="' + APP + '"]');
@@ -231,6 +242,23 @@ test('a node that goes away disappears from Community', async () => {
 	await page.locator('tr.nuvol-service[data-node="' + env.NUVOL_A_NODE + '"]').first().waitFor();
 });
 
+test('Remove asks first, then the app and its directory entry are gone', async () => {
+	await open(A, 'myapps');
+	const row = page.locator('tr[data-name="' + NAME + '"]');
+	await row.locator('button[data-action="handleRemove"]').click();
+	await page.locator('#nuvol-confirm-remove').waitFor();
+	await shot('11-remove-confirm');
+	await page.click('#nuvol-confirm-remove');
+	await row.waitFor({ state: 'detached', timeout: 60000 });
+	const list = await sock(env.NUVOL_A_SOCKET, 'list');
+	assert.equal(list.apps.filter(a => a.name == NAME).length, 0);
+
+	await open(B, 'community');
+	await page.locator('tr.nuvol-service[data-node="' + env.NUVOL_A_NODE + '"]').first().waitFor({ state: 'detached', timeout: 45000 });
+});
+
+// Last, because a new key and cloud name in A's file would split A from B
+// if A re-read it.
 test('Settings: a new encryption key, Save & Apply writes /etc/config/nuvol', async () => {
 	await open(A, 'settings');
 	const key = page.locator('#cbid\\.nuvol\\.main\\.encrypt_key');
@@ -251,7 +279,8 @@ test('Settings: a new encryption key, Save & Apply writes /etc/config/nuvol', as
 	const conf = fs.readFileSync(env.NUVOL_A_CONFIG, 'utf8');
 	assert.match(conf, new RegExp("option encrypt_key '" + value.replace(/[+/=]/g, c => '\\' + c) + "'"));
 	assert.match(conf, /option cloud_name 'luci-test'/);
-	assert.match(conf, new RegExp("config app '" + NAME + "'"), 'the app section survives the save');
+	assert.match(conf, /option lxc_path '\//, 'options the form did not touch stay');
+	assert.match(conf, /list join '127\.0\.0\.1:\d+'/, 'the join list stays a list');
 });
 
 test('the read grant can read but not change (acl.d)', async () => {
@@ -271,21 +300,6 @@ test('the read grant can read but not change (acl.d)', async () => {
 	assert.equal(r.install.error.code, -32002);
 	assert.equal(r.uciGet.result[0], 0);
 	assert.deepEqual(r.uciSet.result, [6]);
-});
-
-test('Remove asks first, then the app and its directory entry are gone', async () => {
-	await open(A, 'myapps');
-	const row = page.locator('tr[data-name="' + NAME + '"]');
-	await row.locator('button[data-action="handleRemove"]').click();
-	await page.locator('#nuvol-confirm-remove').waitFor();
-	await shot('11-remove-confirm');
-	await page.click('#nuvol-confirm-remove');
-	await row.waitFor({ state: 'detached', timeout: 60000 });
-	const list = await sock(env.NUVOL_A_SOCKET, 'list');
-	assert.equal(list.apps.filter(a => a.name == NAME).length, 0);
-
-	await open(B, 'community');
-	await page.locator('tr.nuvol-service[data-node="' + env.NUVOL_A_NODE + '"]').first().waitFor({ state: 'detached', timeout: 45000 });
 });
 
 test('no script error and no dialog on any page', () => {
