@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"syscall"
+	"time"
 )
 
 // Locking follows libuci: there is no separate lock file. Readers take
@@ -141,7 +142,9 @@ func replace(path string, data []byte) error {
 		return err
 	}
 	dir := filepath.Dir(real)
-	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".uci-")
+	prefix := "." + filepath.Base(path) + ".uci-"
+	removeStale(dir, prefix)
+	tmp, err := os.CreateTemp(dir, prefix)
 	if err != nil {
 		return err
 	}
@@ -172,4 +175,29 @@ func replace(path string, data []byte) error {
 		d.Close()
 	}
 	return nil
+}
+
+// removeStale deletes temporary files that a writer killed mid-commit
+// left behind. It runs under the exclusive lock, but `uci commit` renames
+// its temporary file after unlocking, so only files older than a minute
+// are taken for dead.
+func removeStale(dir, prefix string) {
+	matches, _ := filepath.Glob(filepath.Join(dir, globEscape(prefix)+"*"))
+	for _, m := range matches {
+		if fi, err := os.Lstat(m); err == nil && fi.Mode().IsRegular() && time.Since(fi.ModTime()) > time.Minute {
+			os.Remove(m)
+		}
+	}
+}
+
+func globEscape(s string) string {
+	var b []byte
+	for i := 0; i < len(s); i++ {
+		switch s[i] {
+		case '*', '?', '[', '\\':
+			b = append(b, '\\')
+		}
+		b = append(b, s[i])
+	}
+	return string(b)
 }
