@@ -198,6 +198,14 @@ func TestErrors(t *testing.T) {
 	if err := run(args, &bytes.Buffer{}); err == nil || !strings.Contains(err.Error(), "etc/config/nuvol") {
 		t.Errorf("missing config: %v", err)
 	}
+	dir, args = fixture(t)
+	must(t, os.RemoveAll(filepath.Join(dir, "luci-app")))
+	if err := run(args, &bytes.Buffer{}); err == nil || !strings.Contains(err.Error(), "-no-luci") {
+		t.Errorf("empty luci-app: %v", err)
+	}
+	if err := run(append(args, "-no-luci"), &bytes.Buffer{}); err != nil {
+		t.Errorf("-no-luci: %v", err)
+	}
 }
 
 // TestDependsMatchRuntime keeps Depends honest: every lxc applet the

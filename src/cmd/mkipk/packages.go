@@ -96,6 +96,9 @@ func luciPackage(version, luciDir string) (*ipk.Package, error) {
 		return nil, err
 	}
 	files := append(htdocs, root...)
+	if len(files) == 0 {
+		return nil, fmt.Errorf("mkipk: %s has no files under htdocs/ or root/ (use -no-luci to skip the LuCI package)", luciDir)
+	}
 	var conffiles []string
 	for _, f := range files {
 		if strings.HasPrefix(f.Path, "/etc/config/") {
