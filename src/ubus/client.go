@@ -262,10 +262,24 @@ func (c *Client) AddObject(o *Object) (*Registered, error) {
 			return nil, err
 		}
 	}
+	r.owner = c
 	c.mu.Lock()
 	c.objects = append(c.objects, r)
 	c.mu.Unlock()
 	return r, nil
+}
+
+func (c *Client) forget(r *Registered) {
+	c.setup.Lock()
+	defer c.setup.Unlock()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for i, o := range c.objects {
+		if o == r {
+			c.objects = append(c.objects[:i], c.objects[i+1:]...)
+			return
+		}
+	}
 }
 
 // Listen calls fn for events matching pattern, on this and every later

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"reflect"
 	"sync"
 	"sync/atomic"
@@ -461,5 +463,64 @@ func TestClientReconnects(t *testing.T) {
 	}
 	if err := reg.Notify("x", nil); !errors.Is(err, ubus.ErrConnectionFailed) {
 		t.Fatalf("notify while down: %v", err)
+	}
+}
+
+// The daemon may start before ubusd: objects added while it is away are
+// registered once it appears, and removed objects stay removed.
+func TestClientBeforeUbusd(t *testing.T) {
+	dir, err := os.MkdirTemp("", "ubuslate")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer os.RemoveAll(dir)
+	path := filepath.Join(dir, "ubus.sock")
+	cl := ubus.NewClient(path, t.Logf)
+	defer cl.Close()
+	obj := func(name string) *ubus.Object {
+		return &ubus.Object{Name: name, Methods: []ubus.Method{{Name: "ping",
+			Handler: func(context.Context, map[string]any) (map[string]any, error) {
+				return map[string]any{"pong": true}, nil
+			}}}}
+	}
+	if _, err := cl.AddObject(obj("nuvol")); err != nil {
+		t.Fatalf("add while ubusd is away: %v", err)
+	}
+	gone, err := cl.AddObject(obj("gone"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cl.Listen("x.*", func(string, map[string]any) {}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := cl.Call(ctxT(t), "nuvol", "ping", nil); !errors.Is(err, ubus.ErrConnectionFailed) {
+		t.Fatalf("call while away: %v", err)
+	}
+	b, err := ubustest.Start(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	if err := cl.WaitConnected(ctxT(t)); err != nil {
+		t.Fatal(err)
+	}
+	if r, err := cl.Call(ctxT(t), "nuvol", "ping", nil); err != nil || r["pong"] != true {
+		t.Fatalf("call: %v %v", r, err)
+	}
+	if err := gone.Remove(); err != nil {
+		t.Fatal(err)
+	}
+	b.Restart()
+	c := dial(t, b)
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		objs, _ := c.Lookup(ctxT(t), "")
+		if len(objs) == 1 && objs[0].Path == "nuvol" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("after restart: %+v", objs)
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 }

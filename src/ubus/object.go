@@ -67,6 +67,8 @@ type Registered struct {
 	methods map[string]*Method
 	sig     []byte
 
+	owner *Client // set when added through a Client
+
 	mu     sync.Mutex
 	conn   *Conn
 	id     uint32
@@ -175,8 +177,12 @@ func (c *Conn) addObject(ctx context.Context, r *Registered) error {
 	return nil
 }
 
-// Remove takes the object off the bus.
+// Remove takes the object off the bus (and, for a Client's object, stops
+// it from being added again on reconnect).
 func (r *Registered) Remove() error {
+	if r.owner != nil {
+		r.owner.forget(r)
+	}
 	r.mu.Lock()
 	c, id := r.conn, r.id
 	r.conn = nil
