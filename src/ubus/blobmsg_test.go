@@ -221,6 +221,17 @@ func TestFormatJSONEscapes(t *testing.T) {
 	}
 }
 
+// An empty reply, as the real `ubus call` prints it (observed against
+// ubus 3cc98db1: "{\n\t\n}" indented, "{}" with -S).
+func TestFormatJSONEmpty(t *testing.T) {
+	if s, _ := FormatJSON(nil, true); s != "{\n\t\n}" {
+		t.Errorf("indented: %q", s)
+	}
+	if s, _ := FormatJSON(nil, false); s != "{}" {
+		t.Errorf("compact: %q", s)
+	}
+}
+
 func TestFormatJSONIndentDeep(t *testing.T) {
 	// libubox stops adding tabs at 16 levels.
 	var b Builder

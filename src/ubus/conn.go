@@ -237,7 +237,7 @@ func (c *Conn) dispatch(m *Message) {
 		o := c.objs[id]
 		c.mu.Unlock()
 		if o != nil && o.sub != nil {
-			o.q.push(o.sub.targetGone)
+			o.q.push(func() { c.safely("unsubscribe", o.sub.targetGone) })
 		}
 	}
 }
@@ -261,11 +261,11 @@ func (c *Conn) invoked(m *Message) {
 		// ubusd delivers events with peer 0 and ignores any answer.
 		name, _ := m.String(AttrMethod)
 		data, _ := m.Raw(AttrData)
-		o.q.push(func() { o.lis.deliver(c, name, data) })
+		o.q.push(func() { c.safely("event "+name, func() { o.lis.deliver(c, name, data) }) })
 	case o.sub != nil:
 		name, _ := m.String(AttrMethod)
 		data, _ := m.Raw(AttrData)
-		o.q.push(func() { o.sub.deliver(c, name, data) })
+		o.q.push(func() { c.safely("notification "+name, func() { o.sub.deliver(c, name, data) }) })
 		if noReply == 0 {
 			go c.reply(m, id, StatusOK, nil)
 		}
@@ -583,6 +583,17 @@ func (c *Conn) listen(ctx context.Context, pattern string, fn func(string, map[s
 		return nil, fmt.Errorf("ubus listen %q: %w", pattern, err)
 	}
 	return l, nil
+}
+
+// safely runs a user callback; a panic in it is logged, not fatal, since
+// the event that caused it came from another process.
+func (c *Conn) safely(what string, f func()) {
+	defer func() {
+		if p := recover(); p != nil {
+			c.log("ubus: %s: callback panic: %v", what, p)
+		}
+	}()
+	f()
 }
 
 // queue runs callbacks one at a time in the order pushed, on a goroutine

@@ -524,3 +524,21 @@ func TestClientBeforeUbusd(t *testing.T) {
 		time.Sleep(10 * time.Millisecond)
 	}
 }
+
+// A listener that panics is logged; the connection and later events go on.
+func TestListenerPanic(t *testing.T) {
+	b := ubustest.NewBroker(t)
+	a, c := dial(t, b), dial(t, b)
+	evs := newEventLog()
+	a.Listen("p.*", func(ev string, d map[string]any) {
+		if ev == "p.bad" {
+			panic("listener bug")
+		}
+		evs.add(ev, d)
+	})
+	c.Send("p.bad", nil)
+	c.Send("p.good", nil)
+	if got := evs.wait(t, 1); got[0] != "p.good map[]" {
+		t.Fatal(got)
+	}
+}

@@ -129,9 +129,10 @@ func (r *Registered) boundTo(c *Conn) bool {
 func (r *Registered) setActive(on bool, q *queue) {
 	r.mu.Lock()
 	r.active = on
+	c := r.conn
 	r.mu.Unlock()
-	if f := r.obj.OnSubscribe; f != nil {
-		q.push(func() { f(on) })
+	if f := r.obj.OnSubscribe; f != nil && c != nil {
+		q.push(func() { c.safely("subscribe notice", func() { f(on) }) })
 	}
 }
 
