@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 )
 
 // base holds what both backends do the same way: the files under lxc_path.
@@ -195,4 +196,22 @@ func removeAll(dir string) error {
 		return fmt.Errorf("runtime: %v", err)
 	}
 	return nil
+}
+
+// stopSteps splits a graceful stop's timeout into the waits of up to two
+// stop requests, in whole seconds (what lxc-stop and liblxc take). The
+// first request is short because it can be lost: a container's init
+// ignores signals until it has installed its handler, so a stop that comes
+// right after a start would otherwise wait out the whole timeout and end
+// in a kill. The second request, sent when the first times out, reaches
+// the handler.
+func stopSteps(timeout time.Duration) []int {
+	secs := int((timeout + time.Second - 1) / time.Second)
+	switch {
+	case timeout <= 0:
+		return nil
+	case secs == 1:
+		return []int{1}
+	}
+	return []int{1, secs - 1}
 }

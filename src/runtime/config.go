@@ -370,7 +370,8 @@ func nameMAC(name string) string {
 func initScript(argv []string) string {
 	var b strings.Builder
 	b.WriteString("#!/bin/sh\n# Written by nuvol: runs the app and passes stop signals on to it.\n")
-	b.WriteString("trap 'kill -TERM $app 2>/dev/null' TERM INT HUP\n")
+	// A signal that comes before $app is set is remembered in $stop.
+	b.WriteString("trap 'echo \"nuvol: stopping the app\"; stop=1; [ -z \"$app\" ] || kill -TERM $app 2>/dev/null' TERM INT HUP\n")
 	for i, a := range argv {
 		if i > 0 {
 			b.WriteByte(' ')
@@ -379,7 +380,7 @@ func initScript(argv []string) string {
 	}
 	// The first wait gets the status even when the app has already gone;
 	// a wait cut short by the trap is repeated while the app lives.
-	b.WriteString(" &\napp=$!\nwait $app\nst=$?\n")
+	b.WriteString(" &\napp=$!\n[ -z \"$stop\" ] || kill -TERM $app 2>/dev/null\nwait $app\nst=$?\n")
 	b.WriteString("while kill -0 $app 2>/dev/null; do wait $app; st=$?; done\nexit $st\n")
 	return b.String()
 }

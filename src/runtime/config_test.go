@@ -9,6 +9,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata")
@@ -361,5 +362,14 @@ func TestCgroupFiles(t *testing.T) {
 	}
 	if _, err := statField(filepath.Join(dir, "cpu.stat"), "nope"); err == nil {
 		t.Error("missing field found")
+	}
+}
+
+func TestStopSteps(t *testing.T) {
+	tests := map[time.Duration][]int{0: nil, -1: nil, time.Millisecond: {1}, time.Second: {1}, 1500 * time.Millisecond: {1, 1}, 10 * time.Second: {1, 9}}
+	for in, want := range tests {
+		if got := stopSteps(in); !reflect.DeepEqual(got, want) {
+			t.Errorf("stopSteps(%v) = %v, want %v", in, got, want)
+		}
 	}
 }

@@ -118,11 +118,8 @@ func (r *LibLXC) stop(name string, c *lxc.Container, timeout time.Duration) erro
 	if !c.Running() {
 		return nil
 	}
-	if timeout > 0 {
-		// Shutdown takes whole seconds; round up so a graceful stop gets
-		// at least what was asked.
-		secs := (timeout + time.Second - 1) / time.Second
-		if err := c.Shutdown(secs * time.Second); err == nil || !c.Running() {
+	for _, secs := range stopSteps(timeout) {
+		if err := c.Shutdown(time.Duration(secs) * time.Second); err == nil || !c.Running() {
 			return nil
 		}
 	}

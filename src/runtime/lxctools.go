@@ -88,13 +88,19 @@ func (r *LXCTools) Stop(ctx context.Context, name string, timeout time.Duration)
 	if err := r.check(name); err != nil {
 		return err
 	}
-	args := []string{"-k"}
-	if timeout > 0 {
-		secs := int((timeout + time.Second - 1) / time.Second)
-		args = []string{"-t", strconv.Itoa(secs)} // after the timeout lxc-stop kills
+	for _, secs := range stopSteps(timeout) {
+		out, err := r.run(ctx, "lxc-stop", name, "--nokill", "-t", strconv.Itoa(secs))
+		switch {
+		case err == nil, exitCode(err) == 2: // 2: it was not running
+			return nil
+		case ctx.Err() != nil:
+			return fmt.Errorf("runtime: stop %s: %v", name, ctx.Err())
+		case exitCode(err) != 1: // 1: still running after the wait
+			return fmt.Errorf("runtime: stop %s: %v: %s", name, err, strings.TrimSpace(string(out)))
+		}
 	}
-	out, err := r.run(ctx, "lxc-stop", name, args...)
-	if err != nil && exitCode(err) != 2 { // 2: it was not running
+	out, err := r.run(ctx, "lxc-stop", name, "-k")
+	if err != nil && exitCode(err) != 2 {
 		return fmt.Errorf("runtime: stop %s: %v: %s", name, err, strings.TrimSpace(string(out)))
 	}
 	return nil

@@ -345,6 +345,34 @@ func Run(t *testing.T, newRuntime func(path string) runtime.Runtime) {
 		WaitState(t, rt, name, runtime.StateStopped)
 	})
 
+	t.Run("StopRightAfterStart", func(t *testing.T) {
+		// The init ignores signals until its trap is set, so the first
+		// stop request can be lost; the runtime must ask again rather than
+		// wait out the timeout and kill. The init logs each request it
+		// gets, so a stop that ended in a kill leaves no such line.
+		name := "quick" + sfx
+		Create(t, rt, runtime.Spec{Name: name, Init: []string{"/bin/sh", "-c", sleeper}, Network: runtime.Network{Mode: runtime.NetworkNone}})
+		for i := 0; i < 3; i++ {
+			if err := rt.Start(ctx, name); err != nil {
+				t.Fatal(err)
+			}
+			if err := rt.Stop(ctx, name, 30*time.Second); err != nil {
+				t.Fatal(err)
+			}
+			WaitState(t, rt, name, runtime.StateStopped)
+			lines, _ := rt.Log(name, 0)
+			n := 0
+			for _, l := range lines {
+				if strings.Contains(l, "nuvol: stopping the app") {
+					n++
+				}
+			}
+			if n < i+1 {
+				t.Fatalf("stop %d was not graceful: console log %q", i+1, lines)
+			}
+		}
+	})
+
 	t.Run("RestartAndAdopt", func(t *testing.T) {
 		name := "adopt" + sfx
 		Create(t, rt, runtime.Spec{Name: name, Init: []string{"/bin/sh", "-c", sleeper}, Network: runtime.Network{Mode: runtime.NetworkNone}})
