@@ -109,8 +109,18 @@ func nextAttr(b []byte) (a attr, rest []byte, err error) {
 // attribute 4-aligned and zero-padded, and a nested attribute's length
 // covering the padding of all its children. The zero value is ready to use.
 type Builder struct {
-	buf   []byte
-	stack []int
+	buf      []byte
+	stack    []int
+	tooLarge bool // an attribute outgrew the 24-bit length field
+}
+
+// Err reports an attribute too long for blob's 24-bit length (16 MiB);
+// the bytes are then not usable. ubusd takes no more than 1 MiB anyway.
+func (b *Builder) Err() error {
+	if b.tooLarge {
+		return fmt.Errorf("ubus: attribute longer than %d bytes: %w", attrLenMask, ErrMalformed)
+	}
+	return nil
 }
 
 // Bytes returns what has been written. It is only complete once every
@@ -121,7 +131,7 @@ func (b *Builder) Bytes() []byte { return b.buf }
 func (b *Builder) Len() int { return len(b.buf) }
 
 // Reset empties the builder, keeping its memory.
-func (b *Builder) Reset() { b.buf = b.buf[:0]; b.stack = b.stack[:0] }
+func (b *Builder) Reset() { b.buf, b.stack, b.tooLarge = b.buf[:0], b.stack[:0], false }
 
 // header appends an attribute header and, for blobmsg, its name header. The
 // length is patched by finish.
@@ -146,6 +156,9 @@ func (b *Builder) header(id uint8, extended bool, name string) int {
 // finish writes the length of the attribute at off and pads it.
 func (b *Builder) finish(off int) {
 	n := len(b.buf) - off
+	if n > attrLenMask {
+		b.tooLarge = true
+	}
 	w := binary.BigEndian.Uint32(b.buf[off:])
 	binary.BigEndian.PutUint32(b.buf[off:], w&^attrLenMask|uint32(n)&attrLenMask)
 	for len(b.buf)&3 != 0 {

@@ -30,7 +30,7 @@ func Encode(v any) ([]byte, error) {
 	if err := b.PutMembers(v); err != nil {
 		return nil, err
 	}
-	return b.Bytes(), nil
+	return b.Bytes(), b.Err()
 }
 
 // PutMembers adds the members of the table v without opening a table.
@@ -227,7 +227,7 @@ func EncodeJSON(text []byte) ([]byte, error) {
 	if err := b.putJSONMembers(text); err != nil {
 		return nil, err
 	}
-	return b.Bytes(), nil
+	return b.Bytes(), b.Err()
 }
 
 func (b *Builder) putJSONMembers(text []byte) error {

@@ -203,6 +203,13 @@ func TestEncodeGoValues(t *testing.T) {
 	}
 }
 
+func TestEncodeTooLarge(t *testing.T) {
+	big := strings.Repeat("x", attrLenMask)
+	if _, err := Encode(map[string]any{"s": big}); !errors.Is(err, ErrMalformed) {
+		t.Fatalf("16 MiB string: %v", err)
+	}
+}
+
 func TestFormatJSONEscapes(t *testing.T) {
 	var b Builder
 	b.PutString("s", "a\"\\\b\f\n\r\t\x01\x1fé/<")
