@@ -62,7 +62,7 @@ func (b *Builder) PutMembers(v any) error {
 	}
 	rv := reflect.ValueOf(v)
 	if rv.Kind() == reflect.Map && rv.Type().Key().Kind() == reflect.String {
-		return b.putMap(rv, false)
+		return b.putMap(rv)
 	}
 	raw, err := json.Marshal(v)
 	if err != nil {
@@ -71,7 +71,7 @@ func (b *Builder) PutMembers(v any) error {
 	return b.putJSONMembers(raw)
 }
 
-func (b *Builder) putMap(rv reflect.Value, open bool) error {
+func (b *Builder) putMap(rv reflect.Value) error {
 	keys := rv.MapKeys()
 	sort.Slice(keys, func(i, j int) bool { return keys[i].String() < keys[j].String() })
 	for _, k := range keys {
@@ -175,7 +175,7 @@ func (b *Builder) putReflect(name string, v any) error {
 			break
 		}
 		b.OpenTable(name)
-		if err := b.putMap(rv, true); err != nil {
+		if err := b.putMap(rv); err != nil {
 			return err
 		}
 		b.Close()

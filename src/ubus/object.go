@@ -17,7 +17,10 @@ type Arg struct {
 
 // Handler serves one method. args holds the caller's arguments decoded
 // (see the package documentation for the Go types); those named in the
-// method's Policy have been checked and converted to the policy's type.
+// method's Policy have been checked and converted to the policy's type
+// (any integer that fits for an integer type), and a call whose argument
+// has the wrong type is answered INVALID_ARGUMENT without reaching the
+// handler. Arguments may be missing: the handler checks what it requires.
 //
 // A nil map sends no DATA; a non-nil one (even empty) is sent as one DATA
 // reply. A returned error that wraps a Status (ErrInvalidArgument,

@@ -12,7 +12,6 @@ package ubustest
 import (
 	"bytes"
 	"encoding/binary"
-	"errors"
 	"math/rand/v2"
 	"net"
 	"os"
@@ -752,10 +751,8 @@ func (q *outQueue) start(nc net.Conn, wg *sync.WaitGroup) {
 				all = append(all, b...)
 			}
 			if _, err := nc.Write(all); err != nil {
+				// The reader then sees the close and cleans up.
 				nc.Close()
-				if !errors.Is(err, net.ErrClosed) {
-					return
-				}
 				return
 			}
 		}
