@@ -64,6 +64,18 @@ func TestGoldenParse(t *testing.T) {
 					t.Errorf("%s:\ngot  %q\nwant %q", ext, got, want)
 				}
 			}
+			switch pkg {
+			case "nuvol_written":
+				// This input is nuvol's own output, comments and all.
+				if got := string(f.FileBytes()); got != data {
+					t.Errorf("nuvol no longer writes this file:\ngot  %q\nwant %q", got, data)
+				}
+			case "nuvol_default":
+				shipped, err := os.ReadFile("../../files/etc/config/nuvol")
+				if err != nil || string(shipped) != data {
+					t.Errorf("files/etc/config/nuvol changed: copy it here and capture its uci output again (%v)", err)
+				}
+			}
 			// What nuvol writes back must mean the same to uci: its
 			// export of our output equals its export of the input.
 			g, err := Parse(pkg, bytes.NewReader(f.FileBytes()))

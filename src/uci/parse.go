@@ -85,7 +85,7 @@ func Parse(name string, r io.Reader) (*File, error) {
 }
 
 func parseBytes(name string, data []byte) (f *File, err error) {
-	p := &parser{name: name, data: data, f: &File{Package: name}}
+	p := &parser{name: name, data: data, f: &File{Package: name}, byName: map[string]*Section{}}
 	if i := bytes.IndexByte(data, 0); i >= 0 {
 		line := bytes.Count(data[:i], []byte{'\n'})
 		return nil, &ParseError{File: name, Line: line + 1, Reason: ReasonNUL, UCILine: line, UCIByte: i - (bytes.LastIndexByte(data[:i], '\n') + 1)}
@@ -126,7 +126,8 @@ type parser struct {
 
 	f       *File
 	sec     *Section
-	pending []string // comment lines waiting for the next section or option
+	byName  map[string]*Section // sections by name, to merge repeated names
+	pending []string            // comment lines waiting for the next section or option
 	// last is what a trailing comment on this line belongs to.
 	lastSec *Section
 	lastOpt *Option
@@ -434,29 +435,37 @@ func (p *parser) parseLine() {
 		for c := p.char(j); c != 0 && c != ' ' && c != '\t'; c = p.char(j) {
 			j++
 		}
-		word := string(p.buf[i:j])
-		if j < len(p.buf) {
-			p.buf[j] = 0
-		}
+		word := p.buf[i:j]
 		p.inStmt, p.stmtComment = true, ""
-		switch word {
+		switch string(word) {
 		case "p", "package":
+			p.terminate(j)
 			p.skipKeyword(ReasonPackageNoName)
 			p.nextArg(true, pkgName)
 			p.assertEOL()
 		case "c", "config":
+			p.terminate(j)
 			p.parseConfig()
 		case "o", "option":
+			p.terminate(j)
 			p.parseOption(false)
 		case "l", "list":
+			p.terminate(j)
 			p.parseOption(true)
 		default:
-			p.fail(ReasonInvalidCommand, word)
+			p.fail(ReasonInvalidCommand, string(word))
 		}
 		p.inStmt = false
 		if p.stmtComment != "" {
 			p.attachComment(p.stmtComment)
 		}
+	}
+}
+
+// terminate ends the keyword in place, as strtok does.
+func (p *parser) terminate(j int) {
+	if j < len(p.buf) {
+		p.buf[j] = 0
 	}
 }
 
@@ -472,12 +481,16 @@ func (p *parser) parseConfig() {
 	var s *Section
 	if name == "" {
 		s = f.newSection(typ, "")
-	} else if s = f.lookup(name); s != nil {
+	} else if s = p.byName[name]; s != nil {
 		if s.Type != typ {
 			p.fail(ReasonTypeMismatch, name)
 		}
 	} else {
 		s = f.newSection(typ, name)
+	}
+	if _, seen := p.byName[s.Name]; !seen {
+		// The first section with a name wins lookups, as in libuci.
+		p.byName[s.Name] = s
 	}
 	s.Comments = append(s.Comments, p.pending...)
 	p.pending = nil
