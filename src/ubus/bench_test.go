@@ -4,7 +4,11 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/nuvol-project/nuvol/src/ubus"
 	"github.com/nuvol-project/nuvol/src/ubus/ubustest"
@@ -130,6 +134,52 @@ func BenchmarkCallList50RoundTrip(b *testing.B) {
 	for b.Loop() {
 		r, err := cli.Call(ctx, "nuvol", "list", nil)
 		if err != nil || len(r["apps"].([]any)) != 50 {
+			b.Fatal(err)
+		}
+	}
+}
+
+// The same small call through the real ubusd, when NUVOL_REAL_UBUS names
+// its install prefix (see TestRealUbusd); skipped otherwise.
+func BenchmarkCallRoundTripRealUbusd(b *testing.B) {
+	prefix := os.Getenv("NUVOL_REAL_UBUS")
+	if prefix == "" {
+		b.Skip("NUVOL_REAL_UBUS not set")
+	}
+	dir, err := os.MkdirTemp("", "realubus")
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer os.RemoveAll(dir)
+	sock := filepath.Join(dir, "ubus.sock")
+	cmd := exec.Command(filepath.Join(prefix, "sbin", "ubusd"), "-s", sock)
+	if err := cmd.Start(); err != nil {
+		b.Fatal(err)
+	}
+	defer func() { cmd.Process.Kill(); cmd.Wait() }()
+	var prov *ubus.Conn
+	for i := 0; i < 100 && prov == nil; i++ {
+		prov, _ = ubus.Dial(sock)
+		time.Sleep(10 * time.Millisecond)
+	}
+	if prov == nil {
+		b.Fatal("ubusd did not come up")
+	}
+	defer prov.Close()
+	prov.AddObject(&ubus.Object{Name: "nuvol", Methods: []ubus.Method{{Name: "status", Policy: []ubus.Arg{{"name", ubus.TypeString}},
+		Handler: func(_ context.Context, a map[string]any) (map[string]any, error) {
+			return map[string]any{"name": a["name"], "state": "running"}, nil
+		}}}})
+	cli, err := ubus.Dial(sock)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer cli.Close()
+	ctx := context.Background()
+	args := map[string]any{"name": "web"}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := cli.Call(ctx, "nuvol", "status", args); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -140,6 +140,38 @@ func TestRealUbusd(t *testing.T) {
 		check("call test hello (C object)", fmt.Sprint(r, err), "map[message:test received a message: hi] <nil>")
 	}
 
+	// Many calls in flight through the real ubusd, one slow call pending.
+	caller, err := ubus.Dial(sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer caller.Close()
+	slow := make(chan error, 1)
+	go func() { _, err := caller.Call(ctx, "nuvol", "slow", nil); slow <- err }()
+	errs := make(chan error, 200)
+	for i := 0; i < 200; i++ {
+		go func(i int) {
+			r, err := caller.Call(ctx, "nuvol", "install", map[string]any{"app": fmt.Sprint("a", i), "port": i})
+			if err == nil && (r["name"] != fmt.Sprint("a", i) || r["port"] != int32(i)) {
+				err = fmt.Errorf("call %d: got %v", i, r)
+			}
+			errs <- err
+		}(i)
+	}
+	for i := 0; i < 200; i++ {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	select {
+	case <-slow:
+		t.Error("the slow call ended before the 200 fast ones")
+	default:
+	}
+	if err := <-slow; err != nil {
+		t.Fatal(err)
+	}
+
 	// ubusd restarts: the Client comes back and re-adds nuvol.
 	ubusd.Process.Kill()
 	ubusd.Wait()
