@@ -444,7 +444,9 @@ func printSearch(w io.Writer, r map[string]any) {
 	sort.SliceStable(svcs, func(i, j int) bool { return str(svcs[i]["type"]) < str(svcs[j]["type"]) })
 	var rows [][]string
 	for _, s := range svcs {
-		rows = append(rows, []string{str(s["type"]), str(s["description"]), str(s["host"]),
+		// Cloudy writes spaces in descriptions as "_".
+		desc := strings.ReplaceAll(str(s["description"]), "_", " ")
+		rows = append(rows, []string{str(s["type"]), desc, str(s["host"]),
 			fmt.Sprintf("%s:%d", str(s["address"]), num(s["port"])), str(s["node"]), str(s["software"])})
 	}
 	table(w, []string{"TYPE", "DESCRIPTION", "HOST", "ADDRESS", "NODE", "SOFTWARE"}, rows)
