@@ -138,6 +138,17 @@ func TestRealUbusd(t *testing.T) {
 			time.Sleep(50 * time.Millisecond)
 		}
 		check("call test hello (C object)", fmt.Sprint(r, err), "map[message:test received a message: hi] <nil>")
+		// The C server passes a pipe fd with each hello STATUS; this
+		// package does not take fds, and the kernel must close them.
+		before := openFDs(t)
+		for i := 0; i < 3; i++ {
+			if _, err := cl.Call(ctx, "test", "hello", map[string]any{"id": i, "msg": "x"}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if after := openFDs(t); after > before+1 {
+			t.Errorf("open fds %d -> %d after 3 calls that carried an fd", before, after)
+		}
 	}
 
 	// Many calls in flight through the real ubusd, one slow call pending.
@@ -277,4 +288,12 @@ func goldenObject() *ubus.Object {
 			return map[string]any{}, nil
 		}},
 	}}
+}
+
+func openFDs(t *testing.T) int {
+	es, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		t.Skip(err)
+	}
+	return len(es)
 }
