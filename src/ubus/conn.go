@@ -472,7 +472,8 @@ func (c *Conn) CallRaw(ctx context.Context, object, method string, args []byte) 
 	defer cancel()
 	id, err := c.lookupID(ctx, object)
 	if err != nil {
-		if s, ok := errors.AsType[Status](err); ok {
+		// A timeout keeps its context error in the chain instead.
+		if s, ok := errors.AsType[Status](err); ok && !errors.Is(err, context.DeadlineExceeded) {
 			return nil, &CallError{Object: object, Method: method, Status: s}
 		}
 		return nil, err
