@@ -43,6 +43,7 @@ type Config struct {
 }
 
 type timing struct {
+	joinDelay          time.Duration // longest wait for the first Publish before joining
 	joinMin, joinMax   time.Duration // join retry backoff
 	fetchMin, fetchMax time.Duration // full-list fetch retry backoff
 	queryTimeout       time.Duration // one page
@@ -54,6 +55,7 @@ func (t *timing) defaults() {
 			*d = v
 		}
 	}
+	def(&t.joinDelay, 2*time.Second)
 	def(&t.joinMin, time.Second)
 	def(&t.joinMax, time.Minute)
 	def(&t.fetchMin, time.Second)
@@ -77,7 +79,9 @@ type Agent struct {
 	addr      string            // default for a service's address
 	tags      map[string]string // latest tags, for tagLoop
 
-	tagsChanged chan struct{}
+	tagsChanged  chan struct{}
+	firstPublish chan struct{} // closed once the first Publish is in the tags
+	publishOnce  sync.Once
 
 	cbMu      sync.Mutex
 	callbacks []func()
@@ -212,10 +216,11 @@ func Start(cfg Config) (*Agent, error) {
 		dir:     NewDirectory(),
 		changed: make(chan struct{}, 1),
 
-		tagsChanged: make(chan struct{}, 1),
-		fetching:    make(map[string]bool),
-		fetchSem:    make(chan struct{}, 8),
-		stop:        make(chan struct{}),
+		tagsChanged:  make(chan struct{}, 1),
+		firstPublish: make(chan struct{}),
+		fetching:     make(map[string]bool),
+		fetchSem:     make(chan struct{}, 8),
+		stop:         make(chan struct{}),
 	}
 	a.mark = marker{total: 0, hash: listHash(nil)}
 	a.pages, _, _ = paginate(nil, 512)
@@ -260,8 +265,21 @@ func (a *Agent) pageLimit() int {
 }
 
 // joinLoop tries the join list until one member answers, backing off.
+//
+// It first waits, briefly, for the first Publish: a node that joins with
+// its services already in its tags is gossiped once. One that publishes
+// just after joining is gossiped twice, and when a whole neighbourhood
+// restarts at once (a power cut) the second round of updates saturates
+// the gossip: on loopback, 50 nodes took about a minute to see each other's
+// services instead of about ten seconds.
 func (a *Agent) joinLoop(addrs []string) {
 	defer a.wg.Done()
+	select {
+	case <-a.stop:
+		return
+	case <-a.firstPublish:
+	case <-time.After(a.cfg.timing.joinDelay):
+	}
 	wait := a.cfg.timing.joinMin
 	for {
 		n, err := a.serf.Join(addrs, true)
@@ -586,6 +604,8 @@ func (a *Agent) tagLoop() {
 			// push/pull carries them too. Nothing to retry.
 			a.logf("federation: set tags: %v", err)
 		}
+		// The join may go now: the tags it carries hold the services.
+		a.publishOnce.Do(func() { close(a.firstPublish) })
 	}
 }
 

@@ -138,14 +138,21 @@ func TestFederationBench(t *testing.T) {
 		agents = append(agents, ag)
 	}
 	started := time.Since(start)
-	eventually(t, "50 nodes see 250 services each", func() bool {
+	// The machine is shared: give convergence two minutes, and say how far
+	// it got if that was not enough.
+	least := 0
+	for deadline := time.Now().Add(2 * time.Minute); ; time.Sleep(20 * time.Millisecond) {
+		least = nodes * 5
 		for _, ag := range agents {
-			if ag.Directory().Len() != nodes*5 {
-				return false
-			}
+			least = min(least, ag.Directory().Len())
 		}
-		return true
-	})
+		if least == nodes*5 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("after 2 minutes a node still sees only %d of %d services", least, nodes*5)
+		}
+	}
 	converge := time.Since(start)
 
 	// 3. Search: nuvol from memory vs Cloudy's shell way.

@@ -30,7 +30,8 @@ func fastSerf(c *serf.Config) {
 }
 
 var fastTiming = timing{
-	joinMin: 50 * time.Millisecond, joinMax: 200 * time.Millisecond,
+	joinDelay: 50 * time.Millisecond,
+	joinMin:   50 * time.Millisecond, joinMax: 200 * time.Millisecond,
 	fetchMin: 50 * time.Millisecond, fetchMax: 500 * time.Millisecond,
 	queryTimeout: time.Second,
 }
