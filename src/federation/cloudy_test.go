@@ -325,3 +325,32 @@ func memberStatus(a *Agent, name string) string {
 	}
 	return ""
 }
+
+// The gossip key is the one `serf keygen` prints and `serf agent -encrypt`
+// takes: a community can encrypt with Cloudy nodes in it too.
+func TestEncryptionWithSerfAgent(t *testing.T) {
+	needTools(t, "serf")
+	out, err := exec.Command("serf", "keygen").Output()
+	if err != nil {
+		t.Fatalf("serf keygen: %v", err)
+	}
+	key := strings.TrimSpace(string(out))
+	agent := startSerfAgent(t, "cloudy-encrypted", "-encrypt="+key)
+	agent.publishJSON(t, `[{"s":"web","d":"Private","m":"c.guifi.local","i":"10.0.0.1","p":"80","e":"demo","t":""}]`)
+
+	member := startAgent(t, "member", func(c *Config) { c.EncryptKey = key; c.Join = []string{agent.addr()} })
+	eventually(t, "the keyed node sees the agent's service", func() bool { return len(searchNode(member, Query{}, agent.name)) == 1 })
+
+	outsider := startAgent(t, "stranger", nil)
+	if n, err := outsider.Join(agent.addr()); err == nil || n != 0 {
+		t.Fatalf("joined without the key: %d, %v", n, err)
+	}
+	if got := outsider.Search(Query{}); len(got) != 0 {
+		t.Fatalf("stranger sees %v", got)
+	}
+	for _, m := range agent.members(t) {
+		if m.Name == "stranger" {
+			t.Fatalf("the agent lists the stranger")
+		}
+	}
+}
