@@ -17,6 +17,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"testing"
@@ -89,14 +90,35 @@ func tarDir(t testing.TB, dir string) []byte {
 }
 
 // busyboxTar is a real rootfs tarball built from the host's busybox.
+// Built once: compressing it (xz in pure Go) takes a while.
 func busyboxTar(t testing.TB) []byte {
 	needBusybox(t)
-	root := filepath.Join(t.TempDir(), "rootfs")
-	os.Mkdir(root, 0o755)
-	if err := BuildBusyboxRootfs(root, hostBusybox, nil); err != nil {
-		t.Fatal(err)
+	testTars.Lock()
+	defer testTars.Unlock()
+	if testTars.plain == nil {
+		root := filepath.Join(t.TempDir(), "rootfs")
+		os.Mkdir(root, 0o755)
+		if err := BuildBusyboxRootfs(root, hostBusybox, nil); err != nil {
+			t.Fatal(err)
+		}
+		testTars.plain = tarDir(t, root)
 	}
-	return tarDir(t, root)
+	return testTars.plain
+}
+
+func busyboxTarXZ(t testing.TB) []byte {
+	plain := busyboxTar(t)
+	testTars.Lock()
+	defer testTars.Unlock()
+	if testTars.xz == nil {
+		testTars.xz = xzip(t, plain)
+	}
+	return testTars.xz
+}
+
+var testTars struct {
+	sync.Mutex
+	plain, xz []byte
 }
 
 func freePort(t testing.TB) int {
@@ -282,7 +304,7 @@ func sum(b []byte) string {
 
 func TestPrepareTarball(t *testing.T) {
 	plain := busyboxTar(t)
-	tgz, txz := gz(t, plain), xzip(t, plain)
+	tgz, txz := gz(t, plain), busyboxTarXZ(t)
 	srv := newServer(t, map[string][]byte{"/rootfs.tar.gz": tgz, "/rootfs.tar.xz": txz, "/truncated.tar.gz": tgz[:len(tgz)/2]})
 	m := validManifest()
 	m.Source = Source{Type: SourceTarball}
@@ -360,7 +382,7 @@ func imageServer(t *testing.T, rootfsXZ []byte, withSums string) *server {
 // cannot run here, but their whole install path up to the setup commands
 // runs against a local image server serving a busybox rootfs as "alpine".
 func TestPrepareImagesDefaultApps(t *testing.T) {
-	txz := xzip(t, busyboxTar(t))
+	txz := busyboxTarXZ(t)
 	srv := imageServer(t, txz, sum(txz))
 	resolv := filepath.Join(t.TempDir(), "resolv.conf")
 	os.WriteFile(resolv, []byte("nameserver 192.0.2.53\n"), 0o644)
@@ -404,7 +426,7 @@ func TestPrepareImagesDefaultApps(t *testing.T) {
 }
 
 func TestPrepareImagesErrors(t *testing.T) {
-	txz := xzip(t, busyboxTar(t))
+	txz := busyboxTarXZ(t)
 	m := validManifest()
 	m.Source = Source{Type: SourceImages, Dist: "alpine", Release: "3.22"}
 	t.Run("checksum", func(t *testing.T) {
