@@ -229,3 +229,69 @@ func TestStaleStagingRemoved(t *testing.T) {
 		t.Error("removed a directory that is not nuvol's staging")
 	}
 }
+
+// After a reboot no container runs; a new daemon starts exactly the apps
+// UCI has enabled, on the port UCI (or, without one, the catalog) gives.
+func TestReboot(t *testing.T) {
+	e := newEnv(t, nil)
+	ctx := context.Background()
+	on, off := e.name("on"), e.name("off")
+	onPort := freePort(t)
+	if _, err := e.node.Install(ctx, InstallRequest{App: "static-web", Name: on, Port: onPort}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.node.Install(ctx, InstallRequest{App: "file-share", Name: off, Port: freePort(t)}); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.node.SetPublish(ctx, on, true); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.node.Stop(ctx, off); err != nil {
+		t.Fatal(err)
+	}
+	// The power goes.
+	for _, c := range []string{on, off} {
+		if err := e.rt.Stop(ctx, c, 0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	pub := &recorder{}
+	o := e.node.o
+	o.Publisher = pub
+	n2, err := New(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := n2.Reconcile(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if e.state(on) != runtime.StateRunning || e.state(off) != runtime.StateStopped {
+		t.Fatalf("after reboot: %s %s, %s %s", on, e.state(on), off, e.state(off))
+	}
+	waitPort(t, onPort)
+	if got := pub.names(); !slices.Equal(got, []string{on}) {
+		t.Errorf("published after reboot: %v", got)
+	}
+}
+
+// An app section without a port uses the catalog's.
+func TestCatalogPort(t *testing.T) {
+	e := newEnv(t, nil)
+	name := e.name("dflt")
+	if err := uci.Update(e.cfgPath, func(f *uci.File) error {
+		if _, err := f.AddSection("app", name); err != nil {
+			return err
+		}
+		return f.Set(name, "app", "static-web")
+	}); err != nil {
+		t.Fatal(err)
+	}
+	e.node.Reconcile(context.Background())
+	list, err := e.node.List(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(list) != 1 || list[0].Port != 8080 || list[0].State != StateMissing {
+		t.Errorf("list %+v", list)
+	}
+}
