@@ -1,6 +1,7 @@
 package config
 
 import (
+	"bytes"
 	"fmt"
 	"strings"
 	"testing"
@@ -37,7 +38,7 @@ func BenchmarkParseValidate1000(b *testing.B) {
 	b.SetBytes(int64(len(data)))
 	b.ReportAllocs()
 	for b.Loop() {
-		f, err := uci.Parse("nuvol", strings.NewReader(string(data)))
+		f, err := uci.Parse("nuvol", bytes.NewReader(data))
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -150,7 +150,11 @@ func FromUCI(f *uci.File) (*Config, error) {
 			r.addf(r.path(s, ""), "there must be only one `config nuvol` section (the first is %s)", r.path(nodes[0], ""))
 		}
 	}
-	for _, s := range f.SectionsByType(TypeApp) {
+	apps := f.SectionsByType(TypeApp)
+	if len(apps) > 0 {
+		c.Apps = make([]App, 0, len(apps))
+	}
+	for _, s := range apps {
 		if a, ok := r.app(s); ok {
 			c.Apps = append(c.Apps, a)
 		}
@@ -172,8 +176,7 @@ func PutApp(f *uci.File, a App) error {
 	if err := ValidName(a.Name); err != nil {
 		return fmt.Errorf("%s.%s: %w", pkgName(f), a.Name, err)
 	}
-	prefix := pkgName(f) + "." + a.Name + "."
-	r.checkApp(prefix, a)
+	r.checkApp(a, true)
 	if len(r.errs) > 0 {
 		return r.errs
 	}
@@ -203,7 +206,7 @@ func PutApp(f *uci.File, a App) error {
 		{"bridge", a.Bridge},
 	} {
 		if err := s.Set(kv[0], kv[1]); err != nil {
-			return fmt.Errorf("%s%s: %w", prefix, kv[0], err)
+			return fmt.Errorf("%s: %w", r.appPath(a.Name, kv[0]), err)
 		}
 	}
 	return nil

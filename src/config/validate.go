@@ -186,69 +186,64 @@ func (r *reader) app(s *uci.Section) (App, bool) {
 		a.Bridge = DefaultBridge
 	}
 	// Values read above are already checked; these are the rest.
-	r.checkApp(r.path(s, ""), a, "app", "network", "bridge")
+	r.checkApp(a, false)
 	return a, len(r.errs) == before
 }
 
-// checkApp validates an app's values. prefix names the section, with or
-// without a trailing dot; only lists limits the checks to those options.
-func (r *reader) checkApp(prefix string, a App, only ...string) {
-	prefix = strings.TrimSuffix(prefix, ".") + "."
+// checkApp validates an app's values; with all false it checks only
+// those that the reader has not checked while reading them.
+func (r *reader) checkApp(a App, all bool) {
 	want := func(opt string) bool {
-		if len(only) == 0 {
-			return true
-		}
-		for _, o := range only {
-			if o == opt {
-				return true
-			}
-		}
-		return false
+		return all || opt == "app" || opt == "network" || opt == "bridge"
 	}
+	path := func(opt string) string { return r.appPath(a.Name, opt) }
 	if want("app") {
 		if a.App == "" {
-			r.addf(prefix+"app", "missing: the catalog id of the app")
+			r.addf(path("app"), "missing: the catalog id of the app")
 		} else if !catalogID(a.App) {
-			r.bad(prefix+"app", a.App, "is not a catalog id (letters, digits, ., _ and -)")
+			r.bad(path("app"), a.App, "is not a catalog id (letters, digits, ., _ and -)")
 		}
 	}
 	if want("port") && (a.Port < 0 || a.Port > 65535) {
-		r.bad(prefix+"port", strconv.Itoa(a.Port), "is not a port")
+		r.bad(path("port"), strconv.Itoa(a.Port), "is not a port")
 	}
 	if want("memory") && (a.Memory < 4 || a.Memory > 1<<20) {
-		r.bad(prefix+"memory", strconv.Itoa(a.Memory), "is not a memory size in MiB (4 to 1048576)")
+		r.bad(path("memory"), strconv.Itoa(a.Memory), "is not a memory size in MiB (4 to 1048576)")
 	}
 	if want("cpu_weight") && (a.CPUWeight < 1 || a.CPUWeight > 10000) {
-		r.bad(prefix+"cpu_weight", strconv.Itoa(a.CPUWeight), "is not a CPU weight (1 to 10000)")
+		r.bad(path("cpu_weight"), strconv.Itoa(a.CPUWeight), "is not a CPU weight (1 to 10000)")
 	}
 	if want("description") && !uci.ValidValue(a.Description) {
-		r.bad(prefix+"description", a.Description, "holds control characters")
+		r.bad(path("description"), a.Description, "holds control characters")
 	}
 	if want("network") && a.Network != NetworkHost && a.Network != NetworkBridge {
-		r.bad(prefix+"network", a.Network, "is not a network mode (host or bridge)")
+		r.bad(path("network"), a.Network, "is not a network mode (host or bridge)")
 	}
 	if want("bridge") && a.Bridge != "" && !ifName(a.Bridge) {
-		r.bad(prefix+"bridge", a.Bridge, "is not an interface name (at most 15 bytes, no spaces or /)")
+		r.bad(path("bridge"), a.Bridge, "is not an interface name (at most 15 bytes, no spaces or /)")
 	}
 }
 
 // ports reports two enabled host-network apps on one port, or one on the
 // node's serf port: they could not both listen.
 func (r *reader) ports(c *Config) {
-	used := map[int]string{}
+	used := make(map[int]string, len(c.Apps))
 	for _, a := range c.Apps {
 		if !a.Enabled || a.Port == 0 || a.Network != NetworkHost {
 			continue
 		}
-		path := pkgName(r.f) + "." + a.Name + ".port"
 		if a.Port == c.Node.BindPort {
-			r.bad(path, strconv.Itoa(a.Port), "is the node's bind_port (serf)")
+			r.bad(r.appPath(a.Name, "port"), strconv.Itoa(a.Port), "is the node's bind_port (serf)")
 		} else if other, ok := used[a.Port]; ok {
-			r.bad(path, strconv.Itoa(a.Port), fmt.Sprintf("is already used by app %q", other))
+			r.bad(r.appPath(a.Name, "port"), strconv.Itoa(a.Port), fmt.Sprintf("is already used by app %q", other))
 		} else {
 			used[a.Port] = a.Name
 		}
 	}
+}
+
+func (r *reader) appPath(name, opt string) string {
+	return pkgName(r.f) + "." + name + "." + opt
 }
 
 func printableWord(s string, max int) bool {

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -38,7 +37,7 @@ func Load(path string) (*File, error) {
 	if err := flock(fd, syscall.LOCK_SH); err != nil {
 		return nil, &fs.PathError{Op: "lock", Path: path, Err: err}
 	}
-	data, err := io.ReadAll(fd)
+	data, err := readAll(fd)
 	if err != nil {
 		return nil, err
 	}
@@ -114,7 +113,7 @@ func Update(path string, fn func(f *File) error) error {
 		return err
 	}
 	defer fd.Close()
-	data, err := io.ReadAll(fd)
+	data, err := readAll(fd)
 	if err != nil {
 		return err
 	}
@@ -200,4 +199,14 @@ func globEscape(s string) string {
 		b = append(b, s[i])
 	}
 	return string(b)
+}
+
+// readAll reads an open file, sized by fstat to read it in one go.
+func readAll(fd *os.File) ([]byte, error) {
+	var buf bytes.Buffer
+	if st, err := fd.Stat(); err == nil && st.Size() > 0 && st.Size() < 1<<30 {
+		buf.Grow(int(st.Size()) + bytes.MinRead)
+	}
+	_, err := buf.ReadFrom(fd)
+	return buf.Bytes(), err
 }

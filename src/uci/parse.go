@@ -77,15 +77,18 @@ func (e *ParseError) Error() string {
 // thing to nuvol as it does to `uci`. Comments are kept and attached to the
 // section or option that follows them.
 func Parse(name string, r io.Reader) (*File, error) {
-	data, err := io.ReadAll(r)
-	if err != nil {
+	var buf bytes.Buffer
+	if l, ok := r.(interface{ Len() int }); ok {
+		buf.Grow(l.Len() + bytes.MinRead)
+	}
+	if _, err := buf.ReadFrom(r); err != nil {
 		return nil, err
 	}
-	return parseBytes(name, data)
+	return parseBytes(name, buf.Bytes())
 }
 
 func parseBytes(name string, data []byte) (f *File, err error) {
-	p := &parser{name: name, data: data, f: &File{Package: name}, byName: map[string]*Section{}}
+	p := &parser{name: name, data: data, f: &File{Package: name}, byName: map[string]*Section{}, names: map[string]string{}}
 	if i := bytes.IndexByte(data, 0); i >= 0 {
 		line := bytes.Count(data[:i], []byte{'\n'})
 		return nil, &ParseError{File: name, Line: line + 1, Reason: ReasonNUL, UCILine: line, UCIByte: i - (bytes.LastIndexByte(data[:i], '\n') + 1)}
@@ -127,7 +130,9 @@ type parser struct {
 	f       *File
 	sec     *Section
 	byName  map[string]*Section // sections by name, to merge repeated names
-	pending []string            // comment lines waiting for the next section or option
+	names   map[string]string
+	slab    []optSlot
+	pending []string // comment lines waiting for the next section or option
 	// last is what a trailing comment on this line belongs to.
 	lastSec *Section
 	lastOpt *Option
@@ -365,7 +370,8 @@ loop:
 type nameKind int
 
 const (
-	anyText nameKind = iota
+	anyText  nameKind = iota
+	typeText          // like anyText, but interned
 	elemName
 	pkgName
 )
@@ -381,7 +387,11 @@ func (p *parser) nextArg(required bool, kind nameKind) string {
 	} else {
 		target := p.pos
 		p.str(&target)
-		tok = string(p.buf[val:target])
+		if kind == anyText {
+			tok = string(p.buf[val:target])
+		} else {
+			tok = p.intern(p.buf[val:target])
+		}
 	}
 	if tok == "" {
 		if required {
@@ -389,7 +399,7 @@ func (p *parser) nextArg(required bool, kind nameKind) string {
 		}
 		return ""
 	}
-	if kind != anyText && !validStr(tok, true, kind == pkgName) {
+	if (kind == elemName || kind == pkgName) && !validStr(tok, true, kind == pkgName) {
 		p.fail(ReasonInvalidName, tok)
 	}
 	return tok
@@ -471,7 +481,7 @@ func (p *parser) terminate(j int) {
 
 func (p *parser) parseConfig() {
 	p.skipKeyword(ReasonConfigNoName)
-	typ := p.nextArg(true, anyText)
+	typ := p.nextArg(true, typeText)
 	if !ValidType(typ) {
 		p.fail(ReasonInvalidType, typ)
 	}
@@ -487,6 +497,9 @@ func (p *parser) parseConfig() {
 		}
 	} else {
 		s = f.newSection(typ, name)
+	}
+	if s.Options == nil {
+		s.Options = make([]*Option, 0, 8)
 	}
 	if _, seen := p.byName[s.Name]; !seen {
 		// The first section with a name wins lookups, as in libuci.
@@ -512,7 +525,8 @@ func (p *parser) parseOption(list bool) {
 	switch {
 	case list:
 		if o == nil {
-			o = &Option{Name: name, IsList: true}
+			o = p.newOption(name)
+			o.IsList = true
 			s.Options = append(s.Options, o)
 		} else if !o.IsList {
 			o.IsList = true
@@ -524,7 +538,8 @@ func (p *parser) parseOption(list bool) {
 		p.lastOpt = nil
 		return
 	case o == nil:
-		o = &Option{Name: name, Values: []string{value}}
+		o = p.newOption(name)
+		o.Values = append(o.Values, value)
 		s.Options = append(s.Options, o)
 		p.lastIdx = 0
 	default:
@@ -538,6 +553,37 @@ func (p *parser) parseOption(list bool) {
 	o.Comments = append(o.Comments, p.pending...)
 	p.pending = nil
 	p.lastOpt = o
+}
+
+// optSlot holds an option and room for its first value, so that most
+// options cost one allocation; slots are handed out from slabs.
+type optSlot struct {
+	o Option
+	v [1]string
+}
+
+func (p *parser) newOption(name string) *Option {
+	if len(p.slab) == 0 {
+		p.slab = make([]optSlot, 64)
+	}
+	slot := &p.slab[0]
+	p.slab = p.slab[1:]
+	slot.o.Name = name
+	slot.o.Values = slot.v[:0]
+	return &slot.o
+}
+
+// intern shares the strings of names and types, which repeat in every
+// section of a file.
+func (p *parser) intern(b []byte) string {
+	if v, ok := p.names[string(b)]; ok {
+		return v
+	}
+	s := string(b)
+	if len(p.names) < 1024 {
+		p.names[s] = s
+	}
+	return s
 }
 
 // strtol-like parsing of the index in @type[index]: leading white space,
