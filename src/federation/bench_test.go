@@ -118,6 +118,32 @@ func TestFederationBench(t *testing.T) {
 	sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
 	median := lat[len(lat)/2]
 
+	// How long a node that leaves, and one that dies, stay in search.
+	cc := benchConfig(t, "bench-c")
+	cc.Join = []string{a.addrPort()}
+	c, err := Start(cc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Shutdown()
+	c.Publish([]Service{{Type: "leaving", Port: "1"}})
+	eventually(t, "a finds c", func() bool { return len(a.Search(Query{Type: "leaving"})) == 1 })
+	s0 := time.Now()
+	c.Leave()
+	leaveReturned := time.Since(s0)
+	eventually(t, "c drops out", func() bool { return len(a.Search(Query{Type: "leaving"})) == 0 })
+	leaveGone := time.Since(s0)
+	b.Publish([]Service{{Type: "dying", Port: "1"}})
+	eventually(t, "a finds b's", func() bool { return len(a.Search(Query{Type: "dying"})) == 1 })
+	s0 = time.Now()
+	b.Shutdown() // no leave: as a power cut
+	for deadline := time.Now().Add(2 * time.Minute); len(a.Search(Query{Type: "dying"})) != 0; time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("a dead node stayed in search for 2 minutes")
+		}
+	}
+	failGone := time.Since(s0)
+
 	// 2. Fifty nodes, five services each.
 	const nodes = 50
 	start := time.Now()
@@ -191,6 +217,8 @@ func TestFederationBench(t *testing.T) {
 
 	fmt.Printf("federation: publish -> search on a second node, median of %d: %v (min %v, max %v)\n",
 		len(lat), median.Round(time.Millisecond), lat[0].Round(time.Millisecond), lat[len(lat)-1].Round(time.Millisecond))
+	fmt.Printf("federation: a node that leaves is out of search %v after Leave was called (Leave returned after %v); one that dies (no leave, 2 nodes left) after %v\n",
+		leaveGone.Round(time.Millisecond), leaveReturned.Round(time.Millisecond), failGone.Round(time.Millisecond))
 	fmt.Printf("federation: %d nodes x 5 services: started in %v, all see all %d services after %v\n",
 		nodes, started.Round(time.Millisecond), nodes*5, converge.Round(time.Millisecond))
 	fmt.Printf("federation: search type=kanban over %d x 5: nuvol from memory %v, Cloudy's way (serf members + base64 -d | bunzip2 per node) %v; ratio %.0fx\n",
