@@ -59,8 +59,8 @@ func (n *Node) Install(ctx context.Context, req InstallRequest) (AppStatus, erro
 	if a.Port < 1 || a.Port > 65535 {
 		return AppStatus{}, kindErr(ErrInvalid, "port %d is not a port", a.Port)
 	}
-	if a.Memory < 4 {
-		return AppStatus{}, kindErr(ErrInvalid, "memory %d MiB: want at least 4", a.Memory)
+	if a.Memory < 4 || a.Memory > 1<<20 {
+		return AppStatus{}, kindErr(ErrInvalid, "memory %d MiB: want 4 to 1048576", a.Memory)
 	}
 	arch := n.o.Prepare.Arch
 	if arch == "" {

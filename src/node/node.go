@@ -571,7 +571,11 @@ func (n *Node) Start(ctx context.Context, name string) error {
 // Stop disables an app and stops it (and so unpublishes it).
 func (n *Node) Stop(ctx context.Context, name string) error {
 	return n.lifecycle(ctx, name, false, func(a config.App) error {
-		return n.rt.Stop(ctx, name, n.o.StopTimeout)
+		err := n.rt.Stop(ctx, name, n.o.StopTimeout)
+		if errors.Is(err, runtime.ErrNotFound) {
+			return nil // no container: stopped is what it is
+		}
+		return err
 	})
 }
 

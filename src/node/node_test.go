@@ -422,3 +422,39 @@ func sha256hex(b []byte) string {
 	h := sha256.Sum256(b)
 	return hex.EncodeToString(h[:])
 }
+
+// Two clicks at once on the same name: one installs, the other is refused
+// and leaves the first alone.
+func TestConcurrentInstalls(t *testing.T) {
+	e := newEnv(t, nil)
+	ctx := context.Background()
+	name := e.name("twice")
+	errs := make(chan error, 2)
+	for i := 0; i < 2; i++ {
+		go func() {
+			_, err := e.node.Install(ctx, InstallRequest{App: "static-web", Name: name, Port: freePort(t)})
+			errs <- err
+		}()
+	}
+	var ok, conflict int
+	for i := 0; i < 2; i++ {
+		switch err := <-errs; {
+		case err == nil:
+			ok++
+		case errors.Is(err, ErrConflict):
+			conflict++
+		default:
+			t.Errorf("unexpected error: %v", err)
+		}
+	}
+	if ok != 1 || conflict != 1 {
+		t.Fatalf("%d installed, %d refused", ok, conflict)
+	}
+	if e.state(name) != runtime.StateRunning {
+		t.Errorf("state %s", e.state(name))
+	}
+	list, _ := e.node.List(ctx)
+	if len(list) != 1 {
+		t.Errorf("list %+v", list)
+	}
+}
