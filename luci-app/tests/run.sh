@@ -62,8 +62,10 @@ cleanup() {
 		sock="$root/$n/nuvol.sock"
 		if [ -S "$sock" ]; then
 			# SIGTERM leaves the apps running, so remove them first.
-			for app in $(bin/nuvol --socket "$sock" --json ls 2>/dev/null |
-				sed -n 's/.*"name": *"\([^"]*\)".*/\1/p'); do
+			for app in $(bin/nuvol --socket "$sock" --json ls 2>/dev/null | node -e '
+				let s = ""; process.stdin.on("data", d => s += d).on("end", () => {
+					try { for (const a of JSON.parse(s).apps) console.log(a.name); } catch (e) {}
+				});'); do
 				bin/nuvol --socket "$sock" remove "$app" >/dev/null 2>&1
 			done
 		fi

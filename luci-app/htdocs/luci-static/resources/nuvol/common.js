@@ -56,7 +56,7 @@ const css = [
 	'.nuvol-software-cloudy { background: #f1e6fa; color: #4b1d73; }',
 	'.nuvol-switch { display: inline-flex; align-items: center; gap: .3em; cursor: pointer; }',
 	'.nuvol-key { display: flex; gap: .5em; align-items: center; flex-wrap: wrap; }',
-	'.nuvol-key .cbi-textfield input { min-width: 28em; font-family: monospace; }',
+	'.nuvol-key input { min-width: 34em; font-family: monospace; }',
 	'.nuvol-empty { color: #666; font-style: italic; }'
 ].join('\n');
 

@@ -48,7 +48,8 @@ return view.extend({
 	renderService: function(s) {
 		const url = common.appURL(s.address, s.port);
 		return E('tr', { 'class': 'tr nuvol-service', 'data-type': String(s.type || ''), 'data-node': String(s.node || '') }, [
-			E('td', { 'class': 'td nuvol-description' }, [ String(s.description || '') ]),
+			// Cloudy writes the spaces of a description as "_" (as text, always).
+			E('td', { 'class': 'td nuvol-description' }, [ String(s.description || '').replace(/_/g, ' ') ]),
 			E('td', { 'class': 'td' }, [ String(s.host || '') ]),
 			E('td', { 'class': 'td' }, [ String(s.address || '') ]),
 			E('td', { 'class': 'td' }, [ String(s.port || '') ]),
