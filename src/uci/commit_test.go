@@ -1,6 +1,7 @@
 package uci
 
 import (
+	"bufio"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -172,7 +173,7 @@ func TestHelperWriter(t *testing.T) {
 	if path == "" {
 		t.Skip("helper process")
 	}
-	for {
+	for i := 0; ; i++ {
 		if err := Update(path, func(f *File) error {
 			gen, _ := f.Int("end", "gen", 0)
 			*f = *bigFile(gen + 1)
@@ -180,6 +181,9 @@ func TestHelperWriter(t *testing.T) {
 		}); err != nil {
 			fmt.Fprintln(os.Stderr, err)
 			os.Exit(2)
+		}
+		if i == 0 {
+			fmt.Println("committed") // the parent may kill from now on
 		}
 	}
 }
@@ -217,8 +221,20 @@ func TestKilledWriter(t *testing.T) {
 	for i := 0; i < 12 && torn.Load() == nil; i++ {
 		cmd := exec.Command(os.Args[0], "-test.run=^TestHelperWriter$")
 		cmd.Env = append(os.Environ(), "NUVOL_UCI_WRITER="+path)
+		out, err := cmd.StdoutPipe()
+		if err != nil {
+			t.Fatal(err)
+		}
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
+		}
+		// Wait for a first commit, however slow the machine, so that
+		// every kill lands among commits.
+		line, _ := bufio.NewReader(out).ReadString('\n')
+		if line != "committed\n" {
+			cmd.Process.Kill()
+			cmd.Wait()
+			t.Fatalf("writer said %q", line)
 		}
 		time.Sleep(time.Duration(20+r.Intn(60)) * time.Millisecond)
 		cmd.Process.Signal(syscall.SIGKILL)
