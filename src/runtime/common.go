@@ -7,7 +7,9 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
+	"syscall"
 	"time"
 )
 
@@ -214,4 +216,30 @@ func stopSteps(timeout time.Duration) []int {
 		return []int{1}
 	}
 	return []int{1, secs - 1}
+}
+
+// waitCatches waits up to timeout until process pid has a handler for sig
+// (or is gone).
+func waitCatches(pid int, sig syscall.Signal, timeout time.Duration) {
+	if pid <= 0 {
+		return
+	}
+	for deadline := time.Now().Add(timeout); time.Now().Before(deadline); time.Sleep(time.Millisecond) {
+		data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+		if err != nil || catches(data, sig) {
+			return
+		}
+	}
+}
+
+// catches reports whether a /proc/PID/status says the process has a
+// handler for sig.
+func catches(status []byte, sig syscall.Signal) bool {
+	for _, line := range strings.Split(string(status), "\n") {
+		if v, ok := strings.CutPrefix(line, "SigCgt:"); ok {
+			mask, err := strconv.ParseUint(strings.TrimSpace(v), 16, 64)
+			return err == nil && mask&(1<<(uint(sig)-1)) != 0
+		}
+	}
+	return false
 }

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -371,5 +372,15 @@ func TestStopSteps(t *testing.T) {
 		if got := stopSteps(in); !reflect.DeepEqual(got, want) {
 			t.Errorf("stopSteps(%v) = %v, want %v", in, got, want)
 		}
+	}
+}
+
+func TestCatches(t *testing.T) {
+	status := []byte("Name:\tsh\nSigIgn:\t0000000000000004\nSigCgt:\t0000000000004002\n")
+	if !catches(status, syscall.SIGTERM) || !catches(status, syscall.SIGINT) || catches(status, syscall.SIGHUP) {
+		t.Error("catches misreads SigCgt")
+	}
+	if catches([]byte("Name:\tsh\n"), syscall.SIGTERM) {
+		t.Error("catches without SigCgt")
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"sync"
+	"syscall"
 	"time"
 
 	lxc "github.com/lxc/go-lxc"
@@ -102,6 +103,11 @@ func (r *LibLXC) Start(ctx context.Context, name string) error {
 		}
 		return startError(name, r.home(name), nil, err)
 	}
+	// liblxc returns so soon that a Stop right now could reach nuvol's
+	// init before it has set its trap, and be lost; wait for the trap.
+	if ci := c.ConfigItem("lxc.init.cmd"); len(ci) == 1 && ci[0] == "/"+initName {
+		waitCatches(c.InitPid(), syscall.SIGTERM, time.Second)
+	}
 	return nil
 }
 
@@ -117,6 +123,9 @@ func (r *LibLXC) Stop(ctx context.Context, name string, timeout time.Duration) e
 func (r *LibLXC) stop(name string, c *lxc.Container, timeout time.Duration) error {
 	if !c.Running() {
 		return nil
+	}
+	if timeout > 0 && c.State() == lxc.FROZEN {
+		c.Unfreeze() // a frozen app cannot act on the stop request
 	}
 	for _, secs := range stopSteps(timeout) {
 		if err := c.Shutdown(time.Duration(secs) * time.Second); err == nil || !c.Running() {

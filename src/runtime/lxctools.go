@@ -88,7 +88,14 @@ func (r *LXCTools) Stop(ctx context.Context, name string, timeout time.Duration)
 	if err := r.check(name); err != nil {
 		return err
 	}
-	for _, secs := range stopSteps(timeout) {
+	for i, secs := range stopSteps(timeout) {
+		if i > 0 {
+			// A frozen app cannot act on the request: thaw it. Checked
+			// only here, so the usual stop stays one exec long.
+			if st, err := r.State(ctx, name); err == nil && st == StateFrozen {
+				r.simple(ctx, "lxc-unfreeze", name)
+			}
+		}
 		out, err := r.run(ctx, "lxc-stop", name, "--nokill", "-t", strconv.Itoa(secs))
 		switch {
 		case err == nil, exitCode(err) == 2: // 2: it was not running

@@ -302,6 +302,11 @@ func Run(t *testing.T, newRuntime func(path string) runtime.Runtime) {
 				t.Fatal(err)
 			}
 			WaitState(t, rt, name, runtime.StateRunning)
+			// A frozen container still stops gracefully (below).
+			if err := f.Freeze(ctx, name); err != nil {
+				t.Fatal(err)
+			}
+			WaitState(t, rt, name, runtime.StateFrozen)
 		}
 
 		if err := rt.Stop(ctx, name, 10*time.Second); err != nil {
