@@ -30,31 +30,32 @@ var leftOutApplets = map[string]bool{
 // touches the network. A dynamically linked busybox (OpenWrt's is linked
 // against musl) is copied with its loader and libraries.
 func BuildBusyboxRootfs(rootfs, busybox string, applets []string) error {
-	out, err := exec.Command(busybox, "--list-full").Output()
-	full := err == nil
-	if !full {
-		// Old busyboxes have only --list; their applets all go in /bin.
-		out, err = exec.Command(busybox, "--list").Output()
-		if err != nil {
-			return fmt.Errorf("%w: %s --list: %v", ErrHostBusybox, busybox, err)
-		}
+	return BuildBusyboxRootfsFallback(rootfs, busybox, applets, nil)
+}
+
+// BuildBusyboxRootfsFallback is BuildBusyboxRootfs where an applet the
+// host busybox lacks may be replaced by a host program (copied with its
+// libraries to /usr/sbin/APPLET): OpenWrt's busybox has no httpd, but
+// every OpenWrt router with LuCI has uhttpd, which takes the same -f, -p
+// and -h options.
+func BuildBusyboxRootfsFallback(rootfs, busybox string, applets []string, fallback map[string]string) error {
+	have, err := listApplets(busybox)
+	if err != nil {
+		return err
 	}
-	have := map[string]string{} // applet -> path in rootfs
-	for _, line := range strings.Fields(string(out)) {
-		p := line
-		if !full {
-			p = "bin/" + line
-		}
-		name := filepath.Base(p)
-		if name == "busybox" || strings.Contains(p, "..") || strings.HasPrefix(p, "/") {
+	var copies [][2]string // host path, rootfs path
+	for _, a := range append([]string{"sh"}, applets...) {
+		if _, ok := have[a]; ok {
 			continue
 		}
-		have[name] = p
-	}
-	for _, a := range append([]string{"sh"}, applets...) {
-		if _, ok := have[a]; !ok {
+		fb := fallback[a]
+		if fb == "" {
 			return fmt.Errorf("%w: %s has no applet %q", ErrHostBusybox, busybox, a)
 		}
+		if _, err := os.Stat(fb); err != nil {
+			return fmt.Errorf("%w: %s has no applet %q, and its stand-in %s is missing", ErrHostBusybox, busybox, a, fb)
+		}
+		copies = append(copies, [2]string{fb, "/usr/sbin/" + a})
 	}
 	for _, d := range []string{"bin", "sbin", "usr/bin", "usr/sbin", "lib", "usr/lib", "etc",
 		"dev", "proc", "sys", "tmp", "root", "home", "mnt", "run", "var", "var/log", "var/lib",
@@ -86,6 +87,12 @@ func BuildBusyboxRootfs(rootfs, busybox string, applets []string) error {
 			return err
 		}
 	}
+	done := map[string]bool{"/bin/busybox": true}
+	for _, c := range copies {
+		if err := copyELF(rootfs, c[0], c[1], done); err != nil {
+			return fmt.Errorf("%w: copying %s: %v", ErrHostBusybox, c[0], err)
+		}
+	}
 	files := map[string]string{
 		"/etc/passwd":   "root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n",
 		"/etc/group":    "root:x:0:\nnogroup:x:65534:\n",
@@ -105,6 +112,33 @@ func BuildBusyboxRootfs(rootfs, busybox string, applets []string) error {
 		}
 	}
 	return nil
+}
+
+// listApplets returns the host busybox's applets and their paths in a
+// rootfs.
+func listApplets(busybox string) (map[string]string, error) {
+	out, err := exec.Command(busybox, "--list-full").Output()
+	full := err == nil
+	if !full {
+		// Old busyboxes have only --list; their applets all go in /bin.
+		out, err = exec.Command(busybox, "--list").Output()
+		if err != nil {
+			return nil, fmt.Errorf("%w: %s --list: %v", ErrHostBusybox, busybox, err)
+		}
+	}
+	have := map[string]string{} // applet -> path in rootfs
+	for _, line := range strings.Fields(string(out)) {
+		p := line
+		if !full {
+			p = "bin/" + line
+		}
+		name := filepath.Base(p)
+		if name == "busybox" || strings.Contains(p, "..") || strings.HasPrefix(p, "/") {
+			continue
+		}
+		have[name] = p
+	}
+	return have, nil
 }
 
 // libDirs are searched for a dynamically linked binary's libraries.

@@ -50,6 +50,9 @@ type Source struct {
 	// busybox: applets the app needs; Prepare refuses a host busybox
 	// without them (OpenWrt's busybox is built with a small applet set).
 	Applets []string `json:"applets,omitempty"`
+	// busybox: host programs standing in for applets the host busybox
+	// lacks (applet -> absolute path), e.g. {"httpd": "/usr/sbin/uhttpd"}.
+	Fallback map[string]string `json:"fallback,omitempty"`
 	// tarball
 	URL    string `json:"url,omitempty"`
 	SHA256 string `json:"sha256,omitempty"`
@@ -225,14 +228,25 @@ func (m *Manifest) validateSource(bad func(string, error, string, ...any) error)
 		return bad("source.type", ErrMissing, "no source type")
 	case SourceBusybox:
 		if s.URL != "" || s.SHA256 != "" || s.Dist != "" {
-			return bad("source", ErrBadSource, "busybox source takes only applets")
+			return bad("source", ErrBadSource, "busybox source takes only applets and fallback")
 		}
 		for i, a := range s.Applets {
 			if !appletRe.MatchString(a) {
 				return bad("source.applets["+strconv.Itoa(i)+"]", ErrBadValue, "%q is not an applet name", a)
 			}
 		}
+		for a, p := range s.Fallback {
+			if !contains(s.Applets, a) {
+				return bad("source.fallback", ErrBadValue, "%q is not one of the applets", a)
+			}
+			if err := checkRootPath(p); err != nil {
+				return bad("source.fallback", ErrUnsafePath, "%s: %q: %v", a, p, err)
+			}
+		}
 	case SourceTarball:
+		if s.Dist != "" || len(s.Applets) > 0 || len(s.Fallback) > 0 {
+			return bad("source", ErrBadSource, "tarball source takes url and sha256")
+		}
 		if s.URL == "" {
 			return bad("source.url", ErrMissing, "tarball source without url")
 		}
@@ -260,7 +274,7 @@ func (m *Manifest) validateSource(bad func(string, error, string, ...any) error)
 		if strings.ContainsAny(s.Variant, ";/\n ") {
 			return bad("source.variant", ErrBadValue, "%q", s.Variant)
 		}
-		if s.URL != "" || s.SHA256 != "" {
+		if s.URL != "" || s.SHA256 != "" || len(s.Applets) > 0 || len(s.Fallback) > 0 {
 			return bad("source", ErrBadSource, "images source takes dist, release, variant")
 		}
 	default:

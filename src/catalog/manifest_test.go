@@ -96,6 +96,11 @@ func TestManifestErrors(t *testing.T) {
 		{"images bad release", func(m *Manifest) { m.Source = Source{Type: SourceImages, Dist: "alpine", Release: "3;22"} }, ErrBadValue, "demo.source.release"},
 		{"busybox with url", func(m *Manifest) { m.Source.URL = "https://x" }, ErrBadSource, "demo.source"},
 		{"bad applet", func(m *Manifest) { m.Source.Applets = []string{"../sh"} }, ErrBadValue, "demo.source.applets[0]"},
+		{"fallback not an applet", func(m *Manifest) { m.Source.Fallback = map[string]string{"ftpd": "/usr/sbin/ftpd"} }, ErrBadValue, "demo.source.fallback"},
+		{"fallback relative", func(m *Manifest) { m.Source.Fallback = map[string]string{"httpd": "uhttpd"} }, ErrUnsafePath, "demo.source.fallback"},
+		{"tarball with applets", func(m *Manifest) {
+			m.Source = Source{Type: SourceTarball, URL: "https://x/a.tar.gz", SHA256: strings.Repeat("a", 64), Applets: []string{"sh"}}
+		}, ErrBadSource, "demo.source"},
 		{"port 0", func(m *Manifest) { m.Port = 0 }, ErrBadValue, "demo.port"},
 		{"port big", func(m *Manifest) { m.Port = 70000 }, ErrBadValue, "demo.port"},
 		{"memory", func(m *Manifest) { m.Memory = 1 }, ErrBadValue, "demo.memory"},

@@ -84,7 +84,7 @@ func Prepare(ctx context.Context, m Manifest, dir string, opts PrepareOptions) e
 		if bb == "" {
 			bb = "/bin/busybox"
 		}
-		if err := BuildBusyboxRootfs(rootfs, bb, m.Source.Applets); err != nil {
+		if err := BuildBusyboxRootfsFallback(rootfs, bb, m.Source.Applets, m.Source.Fallback); err != nil {
 			return fmt.Errorf("%s: %w", m.ID, err)
 		}
 	case SourceTarball:

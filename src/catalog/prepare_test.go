@@ -260,6 +260,35 @@ func TestPrepareBusyboxMissingApplet(t *testing.T) {
 	}
 }
 
+// A host busybox without an applet (OpenWrt's has no httpd) can be
+// stood in for by a host program, copied with its libraries.
+func TestBusyboxFallback(t *testing.T) {
+	needBusybox(t)
+	needRoot(t)
+	m := validManifest()
+	m.Source.Applets = []string{"httpd", "no-such-applet"}
+	m.Source.Fallback = map[string]string{"no-such-applet": "/bin/true", "httpd": "/nonexistent/uhttpd"}
+	dir := t.TempDir()
+	if err := Prepare(context.Background(), m, dir, PrepareOptions{Busybox: hostBusybox}); err != nil {
+		t.Fatal(err)
+	}
+	rootfs := filepath.Join(dir, "rootfs")
+	// httpd is busybox's (the fallback is only for what busybox lacks).
+	if l, _ := os.Readlink(filepath.Join(rootfs, "usr/sbin/httpd")); l != "/bin/busybox" {
+		t.Errorf("usr/sbin/httpd -> %q", l)
+	}
+	cmd := exec.Command("/usr/sbin/no-such-applet")
+	cmd.SysProcAttr = &syscall.SysProcAttr{Chroot: rootfs}
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("stand-in does not run in the rootfs: %v %s", err, out)
+	}
+	m.Source.Fallback["no-such-applet"] = "/nonexistent/program"
+	err := Prepare(context.Background(), m, t.TempDir(), PrepareOptions{Busybox: hostBusybox})
+	if !errors.Is(err, ErrHostBusybox) || !strings.Contains(err.Error(), "/nonexistent/program") || !strings.Contains(err.Error(), `"no-such-applet"`) {
+		t.Fatalf("err = %v", err)
+	}
+}
+
 func TestCopyDynamicBinary(t *testing.T) {
 	needRoot(t)
 	// /bin/true is dynamically linked on Debian: its loader and libc must
