@@ -262,3 +262,17 @@ func TestCommentsKept(t *testing.T) {
 		t.Errorf("comment after Set: %q", got)
 	}
 }
+
+// libuci has no length limits: a 3000-byte name and a 100000-byte value
+// both parse, and come back the same.
+func TestLongLines(t *testing.T) {
+	name := strings.Repeat("n", 3000)
+	value := strings.Repeat("v'\\", 33334)
+	f := &File{Package: "long"}
+	s, _ := f.AddSection("sys", name)
+	s.Options = append(s.Options, &Option{Name: name, Values: []string{value}})
+	g := mustParse(t, "long", string(f.FileBytes()))
+	if got, _ := g.Get(name, name); got != value {
+		t.Errorf("value of %d bytes came back as %d bytes", len(value), len(got))
+	}
+}
