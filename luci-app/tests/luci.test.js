@@ -59,6 +59,13 @@ function httpGet(url) {
 	});
 }
 
+function portFree(port) {
+	return new Promise(resolve => {
+		const srv = net.createServer().once('error', () => resolve(false));
+		srv.listen(port, '127.0.0.1', () => srv.close(() => resolve(true)));
+	});
+}
+
 async function shot(name) {
 	await page.screenshot({ path: path.join(OUT, name + '.png'), fullPage: true });
 }
@@ -113,6 +120,26 @@ test('Apps shows the catalog as tiles with memory and an Install button', async 
 	assert.match(await tile.textContent(), /Needs \d+ MiB of memory/);
 	assert.equal(await tile.locator('button.nuvol-install').count(), 1);
 	await shot('1-apps');
+});
+
+// One click, with the catalog's defaults. The default port is fixed, so the
+// test only runs when that port is free on this machine.
+test('one-click Install runs an app with the catalog defaults', async (t) => {
+	const cat = await sock(env.NUVOL_A_SOCKET, 'catalog');
+	const app = cat.apps.find(a => a.id == 'file-share');
+	if (!app || !(await portFree(app.port)))
+		return t.skip('file-share\'s default port ' + (app && app.port) + ' is in use here');
+	const tile = page.locator('.nuvol-tile[data-app="file-share"]');
+	await tile.locator('button.nuvol-install').click();
+	await page.locator('#maincontent .alert-message', { hasText: 'is installed as "' }).waitFor({ timeout: 90000 });
+	await tile.locator('.nuvol-state-installed').waitFor();
+	const list = await sock(env.NUVOL_A_SOCKET, 'list');
+	const got = list.apps.find(a => a.app == 'file-share');
+	assert.equal(got.state, 'running');
+	assert.equal(got.port, app.port);
+	assert.equal((await httpGet('http://127.0.0.1:' + app.port + '/')).status, 200);
+	await sock(env.NUVOL_A_SOCKET, 'remove', { name: got.name });
+	await page.locator('#maincontent .alert-message button', { hasText: 'Dismiss' }).first().click();
 });
 
 test('Install (with a free port) shows progress and the app ends up running', async () => {
