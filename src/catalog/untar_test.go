@@ -5,7 +5,6 @@ import (
 	"bytes"
 	"compress/gzip"
 	"errors"
-	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -227,5 +226,3 @@ func FuzzUntar(f *testing.F) {
 		})
 	})
 }
-
-var _ = io.EOF
