@@ -407,6 +407,9 @@ func (n *Node) backoff(failures int) time.Duration {
 	if failures <= 1 {
 		return 0
 	}
+	if failures > 32 {
+		return n.o.MaxBackoff // and no shift that overflows
+	}
 	d := n.o.Backoff << (failures - 2)
 	if d > n.o.MaxBackoff || d <= 0 {
 		d = n.o.MaxBackoff

@@ -458,3 +458,18 @@ func TestConcurrentInstalls(t *testing.T) {
 		t.Errorf("list %+v", list)
 	}
 }
+
+func TestBackoffSchedule(t *testing.T) {
+	n := &Node{o: Options{Backoff: 10 * time.Second, MaxBackoff: 5 * time.Minute}}
+	want := []time.Duration{0, 0, 10 * time.Second, 20 * time.Second, 40 * time.Second, 80 * time.Second, 160 * time.Second, 5 * time.Minute, 5 * time.Minute}
+	for f, w := range want {
+		if got := n.backoff(f); got != w {
+			t.Errorf("backoff(%d) = %s, want %s", f, got, w)
+		}
+	}
+	for _, f := range []int{33, 40, 64, 100, 1 << 30} {
+		if got := n.backoff(f); got != 5*time.Minute {
+			t.Errorf("backoff(%d) = %s", f, got)
+		}
+	}
+}
