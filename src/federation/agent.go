@@ -683,7 +683,8 @@ func (a *Agent) Directory() *Directory { return a.dir }
 func (a *Agent) NodeName() string { return a.cfg.NodeName }
 
 // OnChange registers fn, called (never concurrently, never while a lock is
-// held) after the directory changed. Bursts of changes are merged.
+// held) after the directory changed. Bursts of changes are merged. fn
+// should return quickly: Shutdown waits for a call in progress.
 func (a *Agent) OnChange(fn func()) {
 	a.cbMu.Lock()
 	a.callbacks = append(a.callbacks, fn)
