@@ -187,17 +187,31 @@ func copyELF(rootfs, src, dst string, done map[string]bool) error {
 			}
 		}
 	}
+	// The binary's own search path first, as the dynamic loader does.
+	dirs := []string{}
+	for _, tag := range []elf.DynTag{elf.DT_RUNPATH, elf.DT_RPATH} {
+		paths, _ := f.DynString(tag)
+		for _, p := range paths {
+			for _, d := range strings.Split(p, ":") {
+				d = strings.ReplaceAll(d, "$ORIGIN", filepath.Dir(src))
+				if filepath.IsAbs(d) {
+					dirs = append(dirs, d)
+				}
+			}
+		}
+	}
+	dirs = append(dirs, libDirs...)
 	libs, _ := f.ImportedLibraries()
 	for _, lib := range libs {
 		found := ""
-		for _, d := range libDirs {
+		for _, d := range dirs {
 			if _, err := os.Stat(filepath.Join(d, lib)); err == nil {
 				found = filepath.Join(d, lib)
 				break
 			}
 		}
 		if found == "" {
-			return fmt.Errorf("%w: %s needs %s, not found in %s", ErrHostBusybox, src, lib, strings.Join(libDirs, " "))
+			return fmt.Errorf("%w: %s needs %s, not found in %s", ErrHostBusybox, src, lib, strings.Join(dirs, " "))
 		}
 		deps = append(deps, found)
 	}
