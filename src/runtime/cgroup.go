@@ -204,3 +204,36 @@ func (p cgroupPlacement) enter() error {
 	}
 	return first
 }
+
+// cgroupMounts returns the mount points of the cgroup hierarchies.
+func cgroupMounts() []string {
+	data, err := os.ReadFile("/proc/self/mountinfo")
+	if err != nil {
+		return nil
+	}
+	var out []string
+	for _, line := range strings.Split(string(data), "\n") {
+		pre, post, ok := strings.Cut(line, " - ")
+		f, g := strings.Fields(pre), strings.Fields(post)
+		if ok && len(f) >= 5 && len(g) >= 1 && f[3] == "/" && (g[0] == "cgroup" || g[0] == "cgroup2") {
+			out = append(out, f[4])
+		}
+	}
+	return out
+}
+
+// removeMonitorCgroups removes the empty monitor cgroups a failed start of
+// name leaves behind: the process that asked for the start (lxc-start, or
+// nuvol itself with liblxc) is still in the monitor's cgroup when the
+// monitor gives up, so the monitor cannot remove it. rmdir only removes
+// empty cgroups, so a running container's monitor is never touched.
+func removeMonitorCgroups(name string) {
+	for _, m := range cgroupMounts() {
+		for _, pat := range []string{"lxc.monitor." + name, "lxc.monitor." + name + "-[0-9]*"} {
+			dirs, _ := filepath.Glob(filepath.Join(m, pat))
+			for _, d := range dirs {
+				os.Remove(d)
+			}
+		}
+	}
+}

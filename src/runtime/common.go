@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -179,17 +180,47 @@ func lxcState(s string) (State, error) {
 	return "", fmt.Errorf("runtime: unknown LXC state %q", s)
 }
 
-// lastLines returns the end of a file, for error messages.
-func lastLines(path string, n int) string {
-	data, err := os.ReadFile(path)
+// startError explains a failed start with the errors LXC logged for it
+// (lxc.log from offset logAt on): the first ones name the cause, e.g. a
+// missing bridge; the last ones only say that the start failed.
+func startError(name, home string, logAt int64, err error) error {
+	removeMonitorCgroups(name)
+	var why []string
+	if f, e := os.Open(filepath.Join(home, lxcLogName)); e == nil {
+		f.Seek(logAt, 0)
+		data, _ := io.ReadAll(io.LimitReader(f, 1<<20))
+		f.Close()
+		for _, l := range splitLines(data) {
+			if strings.Contains(l, " ERROR ") && len(why) < 3 {
+				why = append(why, logMessage(l))
+			}
+		}
+	}
+	if len(why) == 0 {
+		return fmt.Errorf("runtime: start %s: %v (see %s)", name, err, filepath.Join(home, lxcLogName))
+	}
+	return fmt.Errorf("runtime: start %s: %s", name, strings.Join(why, "; "))
+}
+
+// logMessage cuts an lxc.log line
+//
+//	lxc-start web 20260101.1 ERROR    network - ../src/lxc/network.c:f:42 - No such device - Failed to ...
+//
+// to its message: "No such device - Failed to ...".
+func logMessage(line string) string {
+	parts := strings.SplitN(line, " - ", 3)
+	if len(parts) < 3 {
+		return strings.TrimSpace(line)
+	}
+	return strings.TrimSpace(parts[2])
+}
+
+func fileSize(path string) int64 {
+	fi, err := os.Stat(path)
 	if err != nil {
-		return ""
+		return 0
 	}
-	l := splitLines(data)
-	if len(l) > n {
-		l = l[len(l)-n:]
-	}
-	return strings.Join(l, "\n")
+	return fi.Size()
 }
 
 // removeAll deletes what is left of a container directory.

@@ -384,3 +384,15 @@ func TestCatches(t *testing.T) {
 		t.Error("catches without SigCgt")
 	}
 }
+
+func TestLogMessage(t *testing.T) {
+	tests := map[string]string{
+		`lxc-start web 20261126222607.443 ERROR    network - ../src/lxc/network.c:lxc_ovs_attach_bridge:2201 - No such device - Failed to attach "veth1" to bridge "br9"`: `No such device - Failed to attach "veth1" to bridge "br9"`,
+		"plain text": "plain text",
+	}
+	for in, want := range tests {
+		if got := logMessage(in); got != want {
+			t.Errorf("logMessage(%q) = %q, want %q", in, got, want)
+		}
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"sync"
 	"syscall"
 	"time"
@@ -93,6 +94,7 @@ func (r *LibLXC) Start(ctx context.Context, name string) error {
 	if err != nil {
 		return fmt.Errorf("runtime: start %s: %v", name, err)
 	}
+	logAt := fileSize(filepath.Join(r.home(name), lxcLogName))
 	err = c.Start()
 	if e := home.enter(); e != nil {
 		return fmt.Errorf("runtime: start %s: back to own cgroup: %v", name, e)
@@ -101,7 +103,7 @@ func (r *LibLXC) Start(ctx context.Context, name string) error {
 		if c.Running() {
 			return nil
 		}
-		return startError(name, r.home(name), nil, err)
+		return startError(name, r.home(name), logAt, err)
 	}
 	// liblxc returns so soon that a Stop right now could reach nuvol's
 	// init before it has set its trap, and be lost; wait for the trap.

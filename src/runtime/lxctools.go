@@ -64,7 +64,8 @@ func (r *LXCTools) Start(ctx context.Context, name string) error {
 	if err := r.check(name); err != nil {
 		return err
 	}
-	out, err := r.run(ctx, "lxc-start", name, "-d")
+	logAt := fileSize(filepath.Join(r.home(name), lxcLogName))
+	_, err := r.run(ctx, "lxc-start", name, "-d")
 	if err == nil {
 		return nil
 	}
@@ -73,15 +74,7 @@ func (r *LXCTools) Start(ctx context.Context, name string) error {
 	if st, e := r.State(ctx, name); e == nil && st == StateRunning {
 		return nil
 	}
-	return startError(name, r.home(name), out, err)
-}
-
-func startError(name, home string, out []byte, err error) error {
-	msg := strings.TrimSpace(string(out))
-	if l := lastLines(filepath.Join(home, lxcLogName), 5); l != "" {
-		msg += "\n" + l
-	}
-	return fmt.Errorf("runtime: start %s: %v: %s", name, err, msg)
+	return startError(name, r.home(name), logAt, err)
 }
 
 func (r *LXCTools) Stop(ctx context.Context, name string, timeout time.Duration) error {

@@ -378,6 +378,25 @@ func Run(t *testing.T, newRuntime func(path string) runtime.Runtime) {
 		}
 	})
 
+	t.Run("StartFailureSaysWhy", func(t *testing.T) {
+		name := "broken" + sfx
+		missing := "nvno" + sfx
+		Create(t, rt, runtime.Spec{Name: name, Init: []string{"/bin/sh", "-c", sleeper},
+			Network: runtime.Network{Mode: runtime.NetworkBridge, Bridge: missing}})
+		err := rt.Start(ctx, name)
+		if err == nil {
+			t.Fatal("started on a bridge that does not exist")
+		}
+		t.Logf("start error: %v", err)
+		if !strings.Contains(err.Error(), name) || !strings.Contains(err.Error(), missing) {
+			t.Errorf("start error does not name the container and the bridge: %v", err)
+		}
+		if st, err := rt.State(ctx, name); err != nil || st != runtime.StateStopped {
+			t.Errorf("after a failed start: %q, %v", st, err)
+		}
+		WaitNoMonitorCgroup(t, name)
+	})
+
 	t.Run("RestartAndAdopt", func(t *testing.T) {
 		name := "adopt" + sfx
 		Create(t, rt, runtime.Spec{Name: name, Init: []string{"/bin/sh", "-c", sleeper}, Network: runtime.Network{Mode: runtime.NetworkNone}})
