@@ -70,10 +70,10 @@ async function shot(name) {
 	await page.screenshot({ path: path.join(OUT, name + '.png'), fullPage: true });
 }
 
-async function open(base, view) {
+async function open(base, view, user) {
 	await page.goto(base + '/cgi-bin/luci/admin/services/nuvol/' + view);
 	if (await page.locator('#luci_password').count()) {
-		await page.fill('#luci_username', 'root');
+		await page.fill('#luci_username', user || 'root');
 		await page.fill('#luci_password', 'nuvol');
 		await Promise.all([page.waitForNavigation(), page.click('button[type=submit]')]);
 	}
@@ -327,6 +327,18 @@ test('the read grant can read but not change (acl.d)', async () => {
 	assert.equal(r.install.error.code, -32002);
 	assert.equal(r.uciGet.result[0], 0);
 	assert.deepEqual(r.uciSet.result, [6]);
+});
+
+test('a read-only user sees the pages with every change disabled', async () => {
+	await ctx.clearCookies();
+	await open(B, 'apps', 'viewer');
+	await page.locator('.nuvol-tile').first().waitFor();
+	assert.equal(await page.locator('button.nuvol-install:not([disabled])').count(), 0);
+	await open(B, 'settings');
+	await page.locator('#cbid\\.nuvol\\.main\\.cloud_name[disabled]').waitFor();
+	assert.equal(await page.locator('.cbi-page-actions button:not([disabled])').count(), 0);
+	await open(B, 'community');
+	await page.locator('#nuvol-results').waitFor();
 });
 
 test('no script error and no dialog on any page', () => {

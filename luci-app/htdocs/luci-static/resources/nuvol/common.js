@@ -80,6 +80,13 @@ return baseclass.extend({
 		return E('style', {}, [ css ]);
 	},
 
+	// canChange is false when the user only has the read grant of
+	// luci-app-nuvol (the menu node is read-only): change buttons are
+	// then disabled rather than failing with "Access denied".
+	canChange: function() {
+		return L.hasViewPermission() !== false;
+	},
+
 	// errorText is what to show for a failed call or load.
 	errorText: function(err) {
 		if (err == null)

@@ -83,11 +83,13 @@ return view.extend({
 					? E('span', { 'class': 'nuvol-state nuvol-state-installed' }, [ _('Installed') ])
 					: E('button', {
 						'class': 'cbi-button cbi-button-action nuvol-install',
+						'disabled': common.canChange() ? null : '',
 						'click': ui.createHandlerFn(this, 'handleInstall', app)
 					}, [ _('Install') ]),
 				' ',
 				E('button', {
 					'class': 'cbi-button nuvol-options',
+					'disabled': common.canChange() ? null : '',
 					'click': ui.createHandlerFn(this, 'handleOptions', app)
 				}, [ installed ? _('Install another…') : _('Options…') ])
 			])

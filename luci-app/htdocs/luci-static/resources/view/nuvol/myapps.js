@@ -52,11 +52,13 @@ return view.extend({
 	handlePublish: function(name, ev) {
 		const box = ev.currentTarget, on = box.checked;
 		box.disabled = true;
+		box.classList.add('nuvol-busy');
 		return (on ? common.callPublish(name) : common.callUnpublish(name)).catch(function(err) {
 			box.checked = !on;
 			common.notifyError(on ? _('The app could not be published') : _('The app could not be unpublished'), err);
 		}).then(L.bind(function() {
 			box.disabled = false;
+			box.classList.remove('nuvol-busy');
 			return this.refresh();
 		}, this));
 	},
@@ -78,10 +80,13 @@ return view.extend({
 		const running = app.state == 'running';
 		const url = common.appURL(common.routerHost(), app.port);
 		const btn = L.bind(function(label, style, fn, show) {
+			const readOnly = fn != 'handleLog' && !common.canChange();
 			return show ? E('button', { 'class': 'cbi-button cbi-button-' + style, 'data-action': fn,
+				'disabled': readOnly ? '' : null,
 				'click': ui.createHandlerFn(this, fn, app.name) }, [ label ]) : '';
 		}, this);
 		const publish = E('input', { 'type': 'checkbox', 'class': 'nuvol-publish',
+			'disabled': common.canChange() ? null : '',
 			'change': L.bind(function(ev) { return this.handlePublish(app.name, ev); }, this) });
 		publish.checked = !!app.publish;
 		let pubNote = '';
@@ -138,7 +143,7 @@ return view.extend({
 	refresh: function() {
 		return common.callList().catch(function(err) { return err; }).then(L.bind(function(res) {
 			// Do not redraw under an open dialog or a button that is busy.
-			if (document.body.classList.contains('modal-overlay-active') || this.box.querySelector('.spinning, input:disabled'))
+			if (document.body.classList.contains('modal-overlay-active') || this.box.querySelector('.spinning, .nuvol-busy'))
 				return;
 			dom.content(this.box, [ this.renderTable(res) ]);
 		}, this));
