@@ -57,7 +57,8 @@ const css = [
 	'.nuvol-switch { display: inline-flex; align-items: center; gap: .3em; cursor: pointer; }',
 	'.nuvol-key { display: flex; gap: .5em; align-items: center; flex-wrap: wrap; }',
 	'.nuvol-key input { min-width: 34em; font-family: monospace; }',
-	'.nuvol-empty { color: #666; font-style: italic; }'
+	'.nuvol-empty { color: #666; font-style: italic; }',
+	'.nuvol-error { color: #a12622; font-size: .9em; margin-top: .3em; max-width: 24em; }'
 ].join('\n');
 
 return baseclass.extend({

@@ -98,7 +98,10 @@ return view.extend({
 				E('strong', {}, [ app.name ]), E('br'),
 				E('small', {}, [ app.description || app.app || '' ])
 			]),
-			E('td', { 'class': 'td' }, [ common.stateBadge(app.state) ]),
+			E('td', { 'class': 'td' }, [
+				common.stateBadge(app.state),
+				app.error ? E('div', { 'class': 'nuvol-error' }, [ _('Last start failed: %s').format(app.error) ]) : ''
+			]),
 			E('td', { 'class': 'td' }, [ app.port ? String(app.port) : '-' ]),
 			E('td', { 'class': 'td' }, [
 				running ? common.formatBytes(app.memory_used) : '-',

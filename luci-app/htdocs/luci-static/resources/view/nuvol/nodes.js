@@ -35,6 +35,9 @@ return view.extend({
 			return E('tr', { 'class': 'tr' }, [ E('td', { 'class': 'td left', 'width': '33%' }, [ r[0] ]), E('td', { 'class': 'td left' }, [ r[1] ]) ]);
 		}));
 		const out = [ table ];
+		if (st.federation_error)
+			out.push(E('div', { 'class': 'alert-message warning' }, [
+				E('strong', {}, [ _('The federation is not running: ') ]), String(st.federation_error) ]));
 		if (st.config_error)
 			out.push(E('div', { 'class': 'alert-message warning' }, [
 				E('strong', {}, [ _('The configuration on disk is not in force: ') ]), String(st.config_error) ]));
