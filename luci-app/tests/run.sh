@@ -28,6 +28,7 @@ have chromium || need+=(chromium)
 have node     || need+=(nodejs)
 have npm      || need+=(npm)
 have bzip2    || need+=(bzip2)
+have curl     || need+=(curl)
 have lxc-start || need+=(lxc)
 if [ ${#need[@]} -gt 0 ]; then
 	if [ "$(id -u)" != 0 ]; then
