@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/cookiejar"
@@ -388,4 +389,55 @@ func FuzzUbusRequest(f *testing.F) {
 			t.Fatalf("HTTP %d, body %q", rec.Code, rec.Body)
 		}
 	})
+}
+
+// BenchmarkUbusBatch is what one poll of the My apps and Apps pages costs the
+// endpoint: one POST with a batch of list, catalog and status, against the
+// in-memory table (the daemon's own work is measured in src/api and
+// src/cmd/nuvol).
+func BenchmarkUbusBatch(b *testing.B) {
+	conf := filepath.Join(b.TempDir(), "nuvol")
+	os.WriteFile(conf, []byte(defaultConfig), 0o644)
+	s, err := NewServer(Options{Root: repoRoot, Backend: NewFake(), UCIPath: conf, Password: "pw"})
+	if err != nil {
+		b.Fatal(err)
+	}
+	sess := s.login("root", "pw")
+	body := `[` + call(sess.id, "nuvol", "list", map[string]any{}) + `,` +
+		call(sess.id, "nuvol", "catalog", map[string]any{}) + `,` +
+		call(sess.id, "nuvol", "status", map[string]any{}) + `]`
+	b.ReportAllocs()
+	for b.Loop() {
+		rec := httptest.NewRecorder()
+		s.ServeHTTP(rec, httptest.NewRequest("POST", "/ubus/", strings.NewReader(body)))
+		if rec.Code != 200 {
+			b.Fatal(rec.Code)
+		}
+	}
+}
+
+// BenchmarkUCIGet is the Settings page's load: `uci get {config: nuvol}`
+// on a file with the main section and 20 apps, read with src/uci.
+func BenchmarkUCIGet(b *testing.B) {
+	conf := filepath.Join(b.TempDir(), "nuvol")
+	var sb strings.Builder
+	sb.WriteString(defaultConfig)
+	for i := 0; i < 20; i++ {
+		fmt.Fprintf(&sb, "\nconfig app 'app%c'\n\toption app 'static-web'\n\toption port '%d'\n", 'a'+i, 8010+i)
+	}
+	os.WriteFile(conf, []byte(sb.String()), 0o644)
+	s, err := NewServer(Options{Root: repoRoot, Backend: NewFake(), UCIPath: conf, Password: "pw"})
+	if err != nil {
+		b.Fatal(err)
+	}
+	sess := s.login("root", "pw")
+	body := call(sess.id, "uci", "get", map[string]any{"config": "nuvol"})
+	b.ReportAllocs()
+	for b.Loop() {
+		rec := httptest.NewRecorder()
+		s.ServeHTTP(rec, httptest.NewRequest("POST", "/ubus/", strings.NewReader(body)))
+		if rec.Code != 200 || !strings.Contains(rec.Body.String(), `"appt"`) {
+			b.Fatal(rec.Code, rec.Body.String())
+		}
+	}
 }

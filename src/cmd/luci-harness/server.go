@@ -138,12 +138,12 @@ type rpcError struct {
 }
 
 var (
-	errParse         = &rpcError{-32700, "Parse error"}
-	errMethod        = &rpcError{-32601, "Method not found"}
-	errParams        = &rpcError{-32602, "Invalid parameters"}
-	errObject        = &rpcError{-32000, "Object not found"}
-	errAccess        = &rpcError{-32002, "Access denied"}
-	errInvalidRequst = &rpcError{-32600, "Invalid request"}
+	errParse          = &rpcError{-32700, "Parse error"}
+	errMethod         = &rpcError{-32601, "Method not found"}
+	errParams         = &rpcError{-32602, "Invalid parameters"}
+	errObject         = &rpcError{-32000, "Object not found"}
+	errAccess         = &rpcError{-32002, "Access denied"}
+	errInvalidRequest = &rpcError{-32600, "Invalid request"}
 )
 
 // serveUbus answers uhttpd's /ubus: one request object, or an array of them
@@ -186,7 +186,7 @@ func (s *Server) handleRPC(ctx context.Context, raw json.RawMessage) rpcReply {
 		rep.ID = req.ID
 	}
 	if req.JSONRPC != "2.0" {
-		rep.Error = errInvalidRequst
+		rep.Error = errInvalidRequest
 		return rep
 	}
 	switch req.Method {
