@@ -194,7 +194,7 @@ func (r *reader) app(s *uci.Section) (App, bool) {
 // those that the reader has not checked while reading them.
 func (r *reader) checkApp(a App, all bool) {
 	want := func(opt string) bool {
-		return all || opt == "app" || opt == "network" || opt == "bridge"
+		return all || opt == "app" || opt == "description" || opt == "network" || opt == "bridge"
 	}
 	path := func(opt string) string { return r.appPath(a.Name, opt) }
 	if want("app") {
