@@ -37,8 +37,9 @@ for arch in "$@"; do
 	[[ "$desc" != *"interpreter"* ]]       || problems+=("has an ELF interpreter")
 	# The Go build settings the binary carries: routers without an FPU need
 	# soft float on MIPS, the Omnia's Cortex-A9 wants ARMv7.
+	# (-tags: the Makefile leaves HTTP/2 out to keep the .ipk small.)
 	if settings=$(go version -m "$bin" 2>/dev/null); then
-		need=("CGO_ENABLED=0" "-trimpath=true")
+		need=("CGO_ENABLED=0" "-trimpath=true" "-tags=nethttpomithttp2")
 		case "$arch" in
 		mips*) need+=("GOMIPS=softfloat") ;;
 		arm_*) need+=("GOARM=7") ;;
