@@ -329,6 +329,16 @@ test('the read grant can read but not change (acl.d)', async () => {
 	assert.deepEqual(r.uciSet.result, [6]);
 });
 
+// Informational: how long each page takes from navigation to a rendered
+// view against a real daemon (printed, never asserted).
+test('page load times', async (t) => {
+	for (const view of ['apps', 'myapps', 'community', 'nodes', 'settings']) {
+		const t0 = Date.now();
+		await open(A, view);
+		t.diagnostic(view + ': ' + (Date.now() - t0) + ' ms to a rendered view');
+	}
+});
+
 test('a read-only user sees the pages with every change disabled', async () => {
 	await ctx.clearCookies();
 	await open(B, 'apps', 'viewer');
