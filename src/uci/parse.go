@@ -93,6 +93,10 @@ func parseBytes(name string, data []byte) (f *File, err error) {
 		line := bytes.Count(data[:i], []byte{'\n'})
 		return nil, &ParseError{File: name, Line: line + 1, Reason: ReasonNUL, UCILine: line, UCIByte: i - (bytes.LastIndexByte(data[:i], '\n') + 1)}
 	}
+	// libuci leaves a parse error with longjmp from deep in its
+	// tokenizer; this port does the same with a panic of *ParseError,
+	// recovered here, which keeps it line for line comparable with C.
+	// Any other panic is a bug and goes on up (the fuzz test looks).
 	defer func() {
 		if r := recover(); r != nil {
 			pe, ok := r.(*ParseError)
