@@ -125,6 +125,12 @@ func Untar(r io.Reader, root string) (UntarStats, error) {
 			}
 			st.Dirs++
 		case tar.TypeReg, tar.TypeRegA, tar.TypeGNUSparse:
+			if isSparse(hdr) {
+				// A sparse entry's holes cost nothing in the archive but
+				// are written out as zeros: a few bytes could fill the
+				// disk. Rootfs tarballs do not use them.
+				return st, unsafeEntry(hdr.Name, "sparse files are not supported")
+			}
 			if hdr.Size > MaxEntrySize {
 				return st, unsafeEntry(hdr.Name, "%d bytes is more than a rootfs file may have (%d)", hdr.Size, int64(MaxEntrySize))
 			}
@@ -201,6 +207,18 @@ func Untar(r io.Reader, root string) (UntarStats, error) {
 			return st, unsafeEntry(hdr.Name, "unsupported entry type %q", hdr.Typeflag)
 		}
 	}
+}
+
+func isSparse(hdr *tar.Header) bool {
+	if hdr.Typeflag == tar.TypeGNUSparse {
+		return true
+	}
+	for k := range hdr.PAXRecords {
+		if strings.HasPrefix(k, "GNU.sparse.") {
+			return true
+		}
+	}
+	return false
 }
 
 // entryPath turns a tar entry name into a clean relative slash path.
