@@ -55,6 +55,7 @@ func TestFromUCI(t *testing.T) {
 config nuvol 'main'
 	option enabled 'no'
 	option node_name 'router7'
+	option cloud_name 'guifi.net'
 	option bind_port '5001'
 	list join '10.1.2.3:5000'
 	list join 'peer.example.net'
@@ -87,6 +88,7 @@ config something_else 'x'
 	want := Default()
 	want.Node.Enabled = false
 	want.Node.NodeName = "router7"
+	want.Node.CloudName = "guifi.net"
 	want.Node.BindPort = 5001
 	want.Node.Join = []string{"10.1.2.3:5000", "peer.example.net", "[fd00::1]:5000"}
 	want.Node.EncryptKey = "cg8StVXbQJ0gPvMd9o7yrg=="
@@ -117,7 +119,7 @@ func TestValidationCollectsAllErrors(t *testing.T) {
 config nuvol 'main'
 	option enabled 'maybe'
 	option node_name 'two words'
-	option cloud_name 'guifi.net'
+	option cloud_name 'guifi..net'
 	option device_name 'de mo'
 	option bind_addr 'localhost'
 	option bind_port '80a'
@@ -175,7 +177,7 @@ config app 'three'
 	for _, want := range []string{
 		`nuvol.main.enabled: "maybe" is not a boolean (use 1 or 0)`,
 		`nuvol.main.node_name: "two words" is not a node name (no spaces, at most 128 bytes)`,
-		`nuvol.main.cloud_name: "guifi.net" is not a cloud name (letters, digits and -, as in a DNS name)`,
+		`nuvol.main.cloud_name: "guifi..net" is not a cloud name (a DNS name: letters, digits, - and .)`,
 		`nuvol.main.device_name: "de mo" is not a device name (letters, digits, _ and -)`,
 		`nuvol.main.bind_addr: "localhost" is not an IP address`,
 		`nuvol.main.bind_port: "80a" is not a port`,

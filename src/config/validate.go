@@ -120,8 +120,8 @@ func (r *reader) node(s *uci.Section, n *Node) {
 	if n.NodeName != "" && !printableWord(n.NodeName, 128) {
 		r.bad(p("node_name"), n.NodeName, "is not a node name (no spaces, at most 128 bytes)")
 	}
-	if !dnsLabel(n.CloudName) {
-		r.bad(p("cloud_name"), n.CloudName, "is not a cloud name (letters, digits and -, as in a DNS name)")
+	if !dnsName(n.CloudName) {
+		r.bad(p("cloud_name"), n.CloudName, "is not a cloud name (a DNS name: letters, digits, - and .)")
 	}
 	if !simpleWord(n.DeviceName) {
 		r.bad(p("device_name"), n.DeviceName, "is not a device name (letters, digits, _ and -)")
@@ -268,6 +268,20 @@ func dnsLabel(s string) bool {
 	}
 	for i := 0; i < len(s); i++ {
 		if !isAlnum(s[i]) && s[i] != '-' {
+			return false
+		}
+	}
+	return true
+}
+
+// dnsName accepts dot-separated DNS labels, as LuCI's `hostname`
+// datatype does: services are announced as <host>.<cloud_name>.local.
+func dnsName(s string) bool {
+	if s == "" || len(s) > 253 {
+		return false
+	}
+	for _, label := range strings.Split(s, ".") {
+		if !dnsLabel(label) {
 			return false
 		}
 	}
