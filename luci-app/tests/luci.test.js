@@ -231,7 +231,15 @@ test('a peer\'s description with HTML appears as text: no img element, no dialog
 	const evil = page.locator('tr.nuvol-service', { hasText: 'onerror' });
 	await evil.first().waitFor({ timeout: 45000 });
 	assert.equal(await evil.first().locator('.nuvol-description').textContent(), XSS);
-	assert.equal(await page.locator('#view img').count(), 0);
+	assert.equal(await page.locator('#view img, #view svg, #view b').count(), 0);
+	// The other Cloudy service: markup in its type and host stays text, and
+	// its javascript: "address" gets no Open link.
+	const odd = page.locator('.nuvol-group[data-type="<svg onload=alert(2)>"]');
+	await odd.waitFor();
+	assert.equal(await odd.locator('h3').textContent(), '<svg onload=alert(2)>');
+	assert.match(await odd.locator('tr.nuvol-service').textContent(), /<b>bold<\/b>/);
+	assert.equal(await odd.locator('a').count(), 0);
+	assert.equal(await page.locator('a[href^="javascript"]').count(), 0);
 	assert.match(await evil.first().textContent(), /Cloudy/);
 	// Give a would-be onerror handler time to fire.
 	await page.waitForTimeout(500);

@@ -143,7 +143,9 @@ log "daemons A ($serf_a) and B ($serf_b) are up"
 
 # A Cloudy node: the plain serf agent with a services tag (base64 of bzip2 of
 # the JSON array) as avahi-ps writes it; its description is untrusted HTML.
-services=$(printf '%s' '[{"s":"web","d":"<img src=x onerror=alert(1)>","m":"evil.guifi.local","i":"127.0.0.1","p":"9","e":"demo","t":"node_id=evil"}]' |
+# A second service puts markup in the type and host and a script URL in the
+# address.
+services=$(printf '%s' '[{"s":"web","d":"<img src=x onerror=alert(1)>","m":"evil.guifi.local","i":"127.0.0.1","p":"9","e":"demo","t":"node_id=evil"},{"s":"<svg onload=alert(2)>","d":"x","m":"<b>bold</b>","i":"javascript:alert(3)//","p":"80","e":"demo","t":""}]' |
 	bzip2 -9 | base64 -w 0)
 serf agent -node="0123456789abcdef0123456789abcdef-$serf_c" -bind="127.0.0.1:$serf_c" \
 	-rpc-addr="127.0.0.1:$rpc_c" -join="127.0.0.1:$serf_b" -tag "services=$services" \
