@@ -73,7 +73,9 @@ func newEnv(t testing.TB, extra []catalog.Manifest, opts ...envOpt) *env {
 	e := &env{t: t, pub: &recorder{}, suffix: runtimetest.Suffix()}
 	e.lxcPath = filepath.Join(t.TempDir(), "lxc")
 	e.cfgPath = filepath.Join(t.TempDir(), "nuvol")
-	rt, err := runtime.New("", e.lxcPath)
+	// NUVOL_TEST_BACKEND=liblxc (with -tags liblxc) runs these tests on
+	// the cgo backend.
+	rt, err := runtime.New(os.Getenv("NUVOL_TEST_BACKEND"), e.lxcPath)
 	if err != nil {
 		t.Fatal(err)
 	}
