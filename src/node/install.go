@@ -39,7 +39,7 @@ func (n *Node) Install(ctx context.Context, req InstallRequest) (AppStatus, erro
 		return AppStatus{}, kindErr(ErrInvalid, "%w", err)
 	}
 	a := config.App{Name: req.Name, App: m.ID, Enabled: true, Port: req.Port, Memory: req.Memory,
-		CPUWeight: 100, Network: "host"}
+		CPUWeight: config.DefaultCPUWeight, Network: config.NetworkHost}
 	if a.Name == "" {
 		// UCI section names have no '-': static-web installs as static_web.
 		a.Name = strings.ReplaceAll(m.ID, "-", "_")
