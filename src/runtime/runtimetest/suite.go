@@ -14,6 +14,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"sort"
 	"strconv"
 	"strings"
 	"testing"
@@ -471,8 +472,8 @@ func Run(t *testing.T, newRuntime func(path string) runtime.Runtime) {
 		if err := rt.Destroy(ctx, name); err != nil {
 			t.Fatal(err)
 		}
-		if after := NetSnapshot(t); after != before {
-			t.Fatalf("host network changed:\nbefore %s\nafter  %s", before, after)
+		if d := NetChanges(before, NetSnapshot(t)); len(d) > 0 {
+			t.Fatalf("host network changed:\n%s", strings.Join(d, "\n"))
 		}
 	})
 
@@ -536,41 +537,88 @@ func capBnd(t testing.TB, status string) uint64 {
 	return 0
 }
 
-// NetSnapshot returns the host's addresses and routes (IPv4 and IPv6) as
-// JSON, without the address lifetimes, which count down on their own.
-func NetSnapshot(t testing.TB) string {
+// NetState is the host's network configuration: each interface's
+// addresses, and the routes (IPv4 and IPv6, all tables) by device, as the
+// JSON `ip -j` prints, without the address lifetimes, which count down on
+// their own.
+type NetState struct {
+	Addrs  map[string]string // interface -> its addr_info
+	Kinds  map[string]string // interface -> link kind ("" for a NIC, "bridge", "veth"...)
+	Routes map[string]string // device -> its routes
+}
+
+// NetSnapshot reads the host's NetState.
+func NetSnapshot(t testing.TB) NetState {
 	t.Helper()
-	var parts []string
-	for _, args := range [][]string{{"-j", "addr"}, {"-j", "-4", "route", "show", "table", "all"}, {"-j", "-6", "route", "show", "table", "all"}} {
+	run := func(args ...string) []map[string]any {
 		out, err := exec.Command("ip", args...).Output()
 		if err != nil {
 			t.Fatalf("ip %v: %v", args, err)
 		}
-		var v any
+		var v []map[string]any
 		if err := json.Unmarshal(out, &v); err != nil {
 			t.Fatalf("ip %v: %v", args, err)
 		}
-		dropKeys(v, "valid_life_time", "preferred_life_time", "expires")
-		b, _ := json.Marshal(v)
-		parts = append(parts, string(b))
+		for _, e := range v {
+			dropKeys(e, "valid_life_time", "preferred_life_time", "expires")
+		}
+		return v
 	}
-	return strings.Join(parts, "\n")
+	st := NetState{Addrs: map[string]string{}, Kinds: map[string]string{}, Routes: map[string]string{}}
+	for _, l := range run("-j", "-d", "addr") {
+		name, _ := l["ifname"].(string)
+		b, _ := json.Marshal(l["addr_info"])
+		st.Addrs[name] = string(b)
+		if li, ok := l["linkinfo"].(map[string]any); ok {
+			st.Kinds[name], _ = li["info_kind"].(string)
+		}
+	}
+	for _, fam := range []string{"-4", "-6"} {
+		for _, r := range run("-j", fam, "route", "show", "table", "all") {
+			dev, _ := r["dev"].(string)
+			b, _ := json.Marshal(r)
+			st.Routes[dev] += string(b) + "\n"
+		}
+	}
+	return st
 }
 
-func dropKeys(v any, keys ...string) {
-	switch v := v.(type) {
-	case map[string]any:
-		for _, k := range keys {
-			delete(v, k)
-		}
-		for _, e := range v {
-			dropKeys(e, keys...)
-		}
-	case []any:
-		for _, e := range v {
-			dropKeys(e, keys...)
+// NetChanges lists how after differs from before on the interfaces that
+// were there before. Interfaces that appear meanwhile are left out, and so
+// is a bridge or veth that disappears with its routes: other tests on this
+// machine make and delete their own. Everything else, the router's real
+// interfaces above all, must be exactly as it was.
+func NetChanges(before, after NetState) []string {
+	var diffs []string
+	gone := map[string]bool{}
+	for name, addrs := range before.Addrs {
+		got, ok := after.Addrs[name]
+		switch {
+		case !ok && (before.Kinds[name] == "bridge" || before.Kinds[name] == "veth"):
+			gone[name] = true
+		case !ok:
+			diffs = append(diffs, fmt.Sprintf("interface %s is gone", name))
+		case got != addrs:
+			diffs = append(diffs, fmt.Sprintf("%s: addresses %s, were %s", name, got, addrs))
 		}
 	}
+	for dev, routes := range before.Routes {
+		if _, ok := after.Addrs[dev]; !ok && gone[dev] {
+			continue
+		}
+		if after.Routes[dev] != routes {
+			diffs = append(diffs, fmt.Sprintf("routes via %q: %s, were %s", dev, after.Routes[dev], routes))
+		}
+	}
+	for dev, routes := range after.Routes {
+		if _, ok := before.Routes[dev]; !ok {
+			if _, existed := before.Addrs[dev]; existed || dev == "" {
+				diffs = append(diffs, fmt.Sprintf("new routes via %q: %s", dev, routes))
+			}
+		}
+	}
+	sort.Strings(diffs)
+	return diffs
 }
 
 // checkLimits checks the memory limit and CPU weight of pid's cgroup.
@@ -609,5 +657,21 @@ func checkLimits(t testing.TB, pid int, mem int64, weight int) {
 	}
 	if gotCPU != wantCPU {
 		t.Errorf("cpu weight %s, want %s", gotCPU, wantCPU)
+	}
+}
+
+func dropKeys(v any, keys ...string) {
+	switch v := v.(type) {
+	case map[string]any:
+		for _, k := range keys {
+			delete(v, k)
+		}
+		for _, e := range v {
+			dropKeys(e, keys...)
+		}
+	case []any:
+		for _, e := range v {
+			dropKeys(e, keys...)
+		}
 	}
 }
