@@ -20,10 +20,13 @@ import (
 // package can depend on +liblxc.
 type LibLXC struct {
 	base
-	// startMu serializes starts, so that the cgroups one start saves are
-	// never those another start left this process in.
-	startMu sync.Mutex
 }
+
+// startMu serializes liblxc starts in this process, so that the cgroups one
+// start saves are never those another start has just put the process in.
+// It is package-wide because the process's cgroups are: two LibLXC values
+// (nuvol uses one for lxc_path and one for staging installs) share them.
+var startMu sync.Mutex
 
 // NewLibLXC returns the liblxc backend over lxcPath.
 func NewLibLXC(lxcPath string) (*LibLXC, error) {
@@ -88,8 +91,8 @@ func (r *LibLXC) Start(ctx context.Context, name string) error {
 	// daemon would be charged to the container, and the monitor could not
 	// remove its cgroup when the container stops (one leaked cgroup per
 	// start). lxc-start has the same, but exits at once. So go back.
-	r.startMu.Lock()
-	defer r.startMu.Unlock()
+	startMu.Lock()
+	defer startMu.Unlock()
 	home, err := selfCgroups()
 	if err != nil {
 		return fmt.Errorf("runtime: start %s: %v", name, err)
