@@ -268,7 +268,7 @@ func Run(t *testing.T, newRuntime func(path string) runtime.Runtime) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if in.Name != name || in.State != runtime.StateRunning || in.PID <= 0 || in.MemoryBytes <= 0 || in.CPUTime < 0 {
+		if in.Name != name || in.State != runtime.StateRunning || in.PID <= 0 || in.MemoryBytes <= 0 || in.CPUTime <= 0 {
 			t.Errorf("Info = %+v", in)
 		}
 		if len(in.Addresses) != 0 {
