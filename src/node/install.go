@@ -143,6 +143,12 @@ func (n *Node) checkFreeLocked(a config.App) error {
 }
 
 // install does the work; on error it leaves nothing behind.
+//
+// The container is built and set up in lxc_path/.nuvol-tmp-NAME-*/NAME:
+// a container path of its own, which the runtime's List (and so reconcile)
+// never sees. Only a container whose setup succeeded is renamed into
+// lxc_path. A power cut before that leaves only the staging directory,
+// which New removes.
 func (n *Node) install(ctx context.Context, a config.App, m catalog.Manifest) (err error) {
 	lxcPath := n.rt.Path()
 	if err := os.MkdirAll(lxcPath, 0o755); err != nil {
@@ -152,6 +158,7 @@ func (n *Node) install(ctx context.Context, a config.App, m catalog.Manifest) (e
 	if err != nil {
 		return fmt.Errorf("staging directory: %w", err)
 	}
+	staged := filepath.Join(stage, a.Name)
 	final := filepath.Join(lxcPath, a.Name)
 	var placed, inUCI, undoFailed bool
 	defer func() {
@@ -175,7 +182,7 @@ func (n *Node) install(ctx context.Context, a config.App, m catalog.Manifest) (e
 				err, undoFailed = fmt.Errorf("%w (and removing %s failed: %v)", err, final, e), true
 			}
 		}
-		if e := os.RemoveAll(stage); e != nil {
+		if e := n.removeStage(cctx, stage); e != nil {
 			err, undoFailed = fmt.Errorf("%w (and removing %s failed: %v)", err, stage, e), true
 		}
 		if !undoFailed {
@@ -189,25 +196,26 @@ func (n *Node) install(ctx context.Context, a config.App, m catalog.Manifest) (e
 		prep.ImageServer = n.cfg.Node.ImageServer // option image_server
 		n.mu.Unlock()
 	}
-	if err := catalog.Prepare(ctx, m, stage, prep); err != nil {
+	if err := catalog.Prepare(ctx, m, staged, prep); err != nil {
 		return fmt.Errorf("preparing the rootfs: %w", err)
 	}
 	spec := n.spec(a, m)
-	first := spec
 	if len(m.Setup) > 0 {
-		first.Init = setupInit
+		if err := n.setup(ctx, stage, a, m, spec); err != nil {
+			return err
+		}
 	}
-	if err := n.rt.Create(ctx, stage, first); err != nil {
+	// The config for its place in lxc_path (the runtime writes paths for
+	// Path()/NAME whatever directory it is given).
+	if err := n.rt.Create(ctx, staged, spec); err != nil {
 		return fmt.Errorf("writing the container config: %w", err)
 	}
-	if err := os.Rename(stage, final); err != nil {
+	if err := os.Rename(staged, final); err != nil {
 		return fmt.Errorf("moving the container into place: %w", err)
 	}
 	placed = true
-	if len(m.Setup) > 0 {
-		if err := n.setup(ctx, a, m, spec); err != nil {
-			return err
-		}
+	if err := os.RemoveAll(stage); err != nil {
+		return fmt.Errorf("removing the staging directory: %w", err)
 	}
 	if err := uci.Update(n.o.ConfigPath, func(f *uci.File) error { return config.PutApp(f, a) }); err != nil {
 		return fmt.Errorf("adding the app to %s: %w", n.o.ConfigPath, err)
@@ -219,25 +227,54 @@ func (n *Node) install(ctx context.Context, a config.App, m catalog.Manifest) (e
 	return n.waitHealthy(ctx, a, m)
 }
 
-// setup runs the manifest's setup commands inside the container, once,
-// then writes the app's real config.
-func (n *Node) setup(ctx context.Context, a config.App, m catalog.Manifest, spec runtime.Spec) error {
-	if err := n.rt.Start(ctx, a.Name); err != nil {
+// stagingRuntime is a runtime over a staging directory.
+func (n *Node) stagingRuntime(stage string) (runtime.Runtime, error) {
+	if n.o.StagingRuntime != nil {
+		return n.o.StagingRuntime(stage)
+	}
+	return runtime.New("", stage)
+}
+
+// removeStage kills any container still running in a staging directory
+// (a setup interrupted by a crash) and removes the directory.
+func (n *Node) removeStage(ctx context.Context, stage string) error {
+	if entries, err := os.ReadDir(stage); err == nil && len(entries) > 0 {
+		if srt, err := n.stagingRuntime(stage); err == nil {
+			for _, e := range entries {
+				if e.IsDir() {
+					srt.Destroy(ctx, e.Name()) // best effort; RemoveAll follows
+				}
+			}
+		}
+	}
+	return os.RemoveAll(stage)
+}
+
+// setup runs the manifest's setup commands, once, inside the staged
+// container (started with an init that only sleeps), then stops it.
+func (n *Node) setup(ctx context.Context, stage string, a config.App, m catalog.Manifest, spec runtime.Spec) error {
+	srt, err := n.stagingRuntime(stage)
+	if err != nil {
+		return fmt.Errorf("setup runtime: %w", err)
+	}
+	first := spec
+	first.Init = setupInit
+	if err := srt.Create(ctx, filepath.Join(stage, a.Name), first); err != nil {
+		return fmt.Errorf("writing the setup container config: %w", err)
+	}
+	if err := srt.Start(ctx, a.Name); err != nil {
 		return fmt.Errorf("starting for setup: %w", err)
 	}
 	v := catalog.Vars{Port: a.Port, Addr: n.o.AppAddr, Name: a.Name, Memory: a.Memory}
 	for i, cmd := range m.Setup {
 		argv := v.ExpandAll(cmd)
-		out, err := n.rt.Exec(ctx, a.Name, argv)
+		out, err := srt.Exec(ctx, a.Name, argv)
 		if err != nil {
 			return fmt.Errorf("setup command %d %q failed: %w%s", i+1, strings.Join(argv, " "), err, tail(out))
 		}
 	}
-	if err := n.rt.Stop(ctx, a.Name, n.o.StopTimeout); err != nil {
+	if err := srt.Stop(ctx, a.Name, n.o.StopTimeout); err != nil {
 		return fmt.Errorf("stopping after setup: %w", err)
-	}
-	if err := n.rt.Create(ctx, filepath.Join(n.rt.Path(), a.Name), spec); err != nil {
-		return fmt.Errorf("writing the container config: %w", err)
 	}
 	return nil
 }

@@ -85,6 +85,10 @@ type Options struct {
 	// StableAfter is how long an app must run before a crash no longer
 	// counts against it; 0 means 60 s.
 	StableAfter time.Duration
+	// StagingRuntime returns a runtime over a staging directory, where an
+	// install runs its setup commands before the container is moved into
+	// lxc_path. nil means runtime.New("", dir) (the lxc-* tools).
+	StagingRuntime func(dir string) (runtime.Runtime, error)
 	// OnState, if set, is called when an app's state changes (for the
 	// nuvol.app ubus event).
 	OnState func(name string, state string)
@@ -207,7 +211,11 @@ func New(o Options) (*Node, error) {
 	stale, _ := filepath.Glob(filepath.Join(o.Runtime.Path(), stagePrefix+"*"))
 	for _, d := range stale {
 		o.Logf("removing %s, left by an interrupted install", d)
-		os.RemoveAll(d)
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		if err := n.removeStage(ctx, d); err != nil {
+			o.Logf("removing %s: %v", d, err)
+		}
+		cancel()
 	}
 	return n, nil
 }

@@ -2,6 +2,7 @@ package node
 
 import (
 	"context"
+	"errors"
 	"net"
 	"os"
 	"path/filepath"
@@ -215,15 +216,34 @@ func waitPort(t *testing.T, port int) {
 
 func TestStaleStagingRemoved(t *testing.T) {
 	e := newEnv(t, nil)
-	stale := filepath.Join(e.lxcPath, ".nuvol-tmp-web-123")
-	os.MkdirAll(filepath.Join(stale, "rootfs/bin"), 0o755)
+	// A crash during setup: the staged container still runs its setup init.
+	stage := filepath.Join(e.lxcPath, ".nuvol-tmp-web-123")
+	srt, err := runtime.New("", stage)
+	if err != nil {
+		t.Fatal(err)
+	}
+	staged := e.name("web")
+	runtimetest.Create(t, srt, runtime.Spec{Name: staged, Init: []string{"sleep", "1000"}})
+	if err := srt.Start(context.Background(), staged); err != nil {
+		t.Fatal(err)
+	}
+	info, err := srt.Info(context.Background(), staged)
+	if err != nil || info.PID == 0 {
+		t.Fatalf("staged container info %+v %v", info, err)
+	}
 	keep := filepath.Join(e.lxcPath, "other")
 	os.MkdirAll(keep, 0o755)
 	if _, err := New(e.node.o); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := os.Stat(stale); err == nil {
+	if _, err := os.Stat(stage); err == nil {
 		t.Error("stale staging directory kept")
+	}
+	if _, err := srt.State(context.Background(), staged); !errors.Is(err, runtime.ErrNotFound) {
+		t.Errorf("staged container: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join("/proc", itoa(info.PID))); err == nil {
+		t.Errorf("the staged container's init (pid %d) still runs", info.PID)
 	}
 	if _, err := os.Stat(keep); err != nil {
 		t.Error("removed a directory that is not nuvol's staging")
