@@ -34,9 +34,19 @@ func cgroupUsage(pid int) (mem int64, cpu time.Duration, err error) {
 	if err != nil {
 		return 0, 0, err
 	}
-	paths := parseProcCgroup(data)
-	if CgroupVersion() == 2 {
-		dir := filepath.Join(cgroupRoot, paths[""])
+	return cgroupUsageAt(cgroupRoot, CgroupVersion(), data)
+}
+
+// cgroupUsageAt reads the figures under the cgroup mount root for the
+// cgroups in procCgroup (the text of /proc/PID/cgroup).
+func cgroupUsageAt(root string, version int, procCgroup []byte) (mem int64, cpu time.Duration, err error) {
+	paths := parseProcCgroup(procCgroup)
+	if version == 2 {
+		p, ok := paths[""]
+		if !ok {
+			return 0, 0, fmt.Errorf("no cgroup v2 line in %q", procCgroup)
+		}
+		dir := filepath.Join(root, p)
 		mem, err = readInt(filepath.Join(dir, "memory.current"))
 		if err != nil {
 			return 0, 0, err
@@ -49,20 +59,20 @@ func cgroupUsage(pid int) (mem int64, cpu time.Duration, err error) {
 	}
 	mp, ok := paths["memory"]
 	if !ok {
-		return 0, 0, fmt.Errorf("/proc/%d/cgroup: no memory controller", pid)
+		return 0, 0, fmt.Errorf("no memory controller in %q", procCgroup)
 	}
-	mem, err = readInt(filepath.Join(cgroupRoot, "memory", mp, "memory.usage_in_bytes"))
+	mem, err = readInt(filepath.Join(root, "memory", mp, "memory.usage_in_bytes"))
 	if err != nil {
 		return 0, 0, err
 	}
 	cp, ok := paths["cpuacct"]
 	if !ok {
-		return 0, 0, fmt.Errorf("/proc/%d/cgroup: no cpuacct controller", pid)
+		return 0, 0, fmt.Errorf("no cpuacct controller in %q", procCgroup)
 	}
 	// cpuacct is mounted alone or together with cpu ("cpu,cpuacct").
 	var ns int64
 	for _, mount := range []string{"cpuacct", "cpu,cpuacct", "cpuacct,cpu"} {
-		ns, err = readInt(filepath.Join(cgroupRoot, mount, cp, "cpuacct.usage"))
+		ns, err = readInt(filepath.Join(root, mount, cp, "cpuacct.usage"))
 		if err == nil {
 			break
 		}

@@ -396,3 +396,37 @@ func TestLogMessage(t *testing.T) {
 		}
 	}
 }
+
+func TestCgroupUsageAt(t *testing.T) {
+	write := func(root, rel, body string) {
+		p := filepath.Join(root, rel)
+		os.MkdirAll(filepath.Dir(p), 0o755)
+		if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// OpenWrt 21.02+: one cgroup2 hierarchy.
+	v2 := t.TempDir()
+	write(v2, "lxc.payload.web/memory.current", "4096\n")
+	write(v2, "lxc.payload.web/cpu.stat", "usage_usec 2500\nuser_usec 2000\nsystem_usec 500\n")
+	mem, cpu, err := cgroupUsageAt(v2, 2, []byte("0::/lxc.payload.web\n"))
+	if err != nil || mem != 4096 || cpu != 2500*time.Microsecond {
+		t.Errorf("v2: %d, %v, %v", mem, cpu, err)
+	}
+	// cgroup v1 with cpu and cpuacct mounted together.
+	v1 := t.TempDir()
+	write(v1, "memory/lxc.payload.web/memory.usage_in_bytes", "8192\n")
+	write(v1, "cpu,cpuacct/lxc.payload.web/cpuacct.usage", "3000000\n")
+	mem, cpu, err = cgroupUsageAt(v1, 1, []byte("4:memory:/lxc.payload.web\n2:cpu,cpuacct:/lxc.payload.web\n0::/\n"))
+	if err != nil || mem != 8192 || cpu != 3*time.Millisecond {
+		t.Errorf("v1: %d, %v, %v", mem, cpu, err)
+	}
+	for _, bad := range []struct {
+		version int
+		proc    string
+	}{{2, "4:memory:/x\n"}, {1, "0::/x\n"}, {1, "4:memory:/lxc.payload.web\n"}, {2, "0::/nothing-here\n"}} {
+		if _, _, err := cgroupUsageAt(v1, bad.version, []byte(bad.proc)); err == nil {
+			t.Errorf("v%d %q: no error", bad.version, bad.proc)
+		}
+	}
+}
