@@ -14,7 +14,9 @@ import (
 	"github.com/ulikunitz/xz"
 
 	"github.com/nuvol-project/nuvol/src/catalog"
+	"github.com/nuvol-project/nuvol/src/config"
 	"github.com/nuvol-project/nuvol/src/runtime/runtimetest"
+	"github.com/nuvol-project/nuvol/src/uci"
 )
 
 // fakeApk stands in for Alpine's apk in the offline test image: it logs
@@ -82,8 +84,17 @@ func imageServer(t *testing.T) *httptest.Server {
 func TestInstallPaperAppsOffline(t *testing.T) {
 	runtimetest.Skip(t)
 	srv := imageServer(t)
-	e := newEnv(t, nil, func(o *Options) { o.Prepare.ImageServer = srv.URL })
+	e := newEnv(t, nil)
 	ctx := context.Background()
+	// The image server comes from /etc/config/nuvol, as on a router.
+	if err := uci.Update(e.cfgPath, func(f *uci.File) error {
+		if _, err := f.AddSection(config.TypeNode, config.MainSection); err != nil {
+			return err
+		}
+		return f.Set(config.MainSection, "image_server", srv.URL)
+	}); err != nil {
+		t.Fatal(err)
+	}
 
 	t.Run("mosquitto", func(t *testing.T) {
 		m, _ := e.node.catalog().Get("mosquitto")
