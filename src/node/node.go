@@ -333,7 +333,9 @@ func (n *Node) reconcileLocked(ctx context.Context) error {
 		}
 		up := st == runtime.StateRunning || st == runtime.StateStarting
 		switch {
-		case a.Enabled && !up && st != runtime.StateFrozen:
+		case a.Enabled && st == runtime.StateStopped:
+			// (stopping and frozen are left alone: the first passes, the
+			// second is the owner's doing)
 			cs := n.crashOf(a.Name)
 			if !cs.started.IsZero() && now.Sub(cs.started) < n.o.StableAfter {
 				// nuvol started it and it stopped soon after: a crash
