@@ -215,6 +215,21 @@ func logMessage(line string) string {
 	return strings.TrimSpace(parts[2])
 }
 
+// maxLXCLog is the size at which a start rotates lxc.log to lxc.log.1.
+// LXC appends to it on every start and attach and never trims it.
+const maxLXCLog = 512 << 10
+
+// startLog rotates a big lxc.log and returns where this start's lines
+// will begin.
+func startLog(home string) int64 {
+	path := filepath.Join(home, lxcLogName)
+	n := fileSize(path)
+	if n > maxLXCLog && os.Rename(path, path+".1") == nil {
+		return 0
+	}
+	return n
+}
+
 func fileSize(path string) int64 {
 	fi, err := os.Stat(path)
 	if err != nil {

@@ -430,3 +430,22 @@ func TestCgroupUsageAt(t *testing.T) {
 		}
 	}
 }
+
+func TestStartLogRotates(t *testing.T) {
+	home := t.TempDir()
+	path := filepath.Join(home, lxcLogName)
+	if at := startLog(home); at != 0 {
+		t.Errorf("no log: at %d", at)
+	}
+	os.WriteFile(path, []byte("small\n"), 0o644)
+	if at := startLog(home); at != 6 {
+		t.Errorf("small log: at %d, want 6", at)
+	}
+	os.WriteFile(path, bytes.Repeat([]byte("x"), maxLXCLog+1), 0o644)
+	if at := startLog(home); at != 0 {
+		t.Errorf("big log: at %d, want 0", at)
+	}
+	if _, err := os.Stat(path + ".1"); err != nil {
+		t.Errorf("not rotated: %v", err)
+	}
+}

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"sync"
 	"syscall"
 	"time"
@@ -97,7 +96,7 @@ func (r *LibLXC) Start(ctx context.Context, name string) error {
 	if err != nil {
 		return fmt.Errorf("runtime: start %s: %v", name, err)
 	}
-	logAt := fileSize(filepath.Join(r.home(name), lxcLogName))
+	logAt := startLog(r.home(name))
 	err = c.Start()
 	if e := home.enter(); e != nil {
 		return fmt.Errorf("runtime: start %s: back to own cgroup: %v", name, e)

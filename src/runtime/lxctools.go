@@ -64,7 +64,7 @@ func (r *LXCTools) Start(ctx context.Context, name string) error {
 	if err := r.check(name); err != nil {
 		return err
 	}
-	logAt := fileSize(filepath.Join(r.home(name), lxcLogName))
+	logAt := startLog(r.home(name))
 	_, err := r.run(ctx, "lxc-start", name, "-d")
 	if err == nil {
 		return nil
