@@ -72,7 +72,15 @@ func (b base) create(dir string, spec Spec) error {
 		return fmt.Errorf("runtime: create: %v", err)
 	}
 	if len(spec.Init) > 0 && shell {
-		if err := writeFile(filepath.Join(dir, "rootfs", initName), []byte(initScript(spec.Init)), 0o755); err != nil {
+		// Bridge mode without a fixed address asks the LAN's DHCP server.
+		dhcpHost := ""
+		if spec.Network.Mode == NetworkBridge && spec.Network.Address == "" {
+			dhcpHost = cfg.Get("lxc.uts.name")
+			if err := writeFile(filepath.Join(dir, "rootfs", dhcpScriptName), []byte(dhcpScript), 0o755); err != nil {
+				return fmt.Errorf("runtime: create %s: %v", spec.Name, err)
+			}
+		}
+		if err := writeFile(filepath.Join(dir, "rootfs", initName), []byte(initScript(spec.Init, dhcpHost)), 0o755); err != nil {
 			return fmt.Errorf("runtime: create %s: %v", spec.Name, err)
 		}
 	}

@@ -367,11 +367,20 @@ func nameMAC(name string) string {
 // signals PID 1 has no handler for), so a graceful stop would always end
 // in a kill; the script traps the signal and passes it on, and exits with
 // the app's status.
-func initScript(argv []string) string {
+//
+// dhcpHost, when not empty, makes the init also run busybox's DHCP client
+// on eth0 with that host name, beside the app, to keep the lease renewed.
+// Only bridge mode asks for it: there eth0 is the container's own veth in
+// its own network namespace. A host-mode init must never configure the
+// network, and never gets this line.
+func initScript(argv []string, dhcpHost string) string {
 	var b strings.Builder
 	b.WriteString("#!/bin/sh\n# Written by nuvol: runs the app and passes stop signals on to it.\n")
 	// A signal that comes before $app is set is remembered in $stop.
 	b.WriteString("trap 'echo \"nuvol: stopping the app\"; stop=1; [ -z \"$app\" ] || kill -TERM $app 2>/dev/null' TERM INT HUP\n")
+	if dhcpHost != "" {
+		fmt.Fprintf(&b, "[ -x /bin/busybox ] && /bin/busybox udhcpc -f -i eth0 -s /%s -x hostname:%s &\n", dhcpScriptName, shellQuote(dhcpHost))
+	}
 	for i, a := range argv {
 		if i > 0 {
 			b.WriteByte(' ')
@@ -384,6 +393,39 @@ func initScript(argv []string) string {
 	b.WriteString("while kill -0 $app 2>/dev/null; do wait $app; st=$?; done\nexit $st\n")
 	return b.String()
 }
+
+// dhcpScriptName is the script udhcpc runs with each lease (bridge mode).
+const dhcpScriptName = ".nuvol-dhcp"
+
+// dhcpScript applies udhcpc's lease to the container's eth0: address,
+// default route and resolv.conf. busybox's ip applet is used when it is
+// there, ifconfig and route otherwise (OpenWrt's busybox has no ip).
+const dhcpScript = `#!/bin/sh
+# Written by nuvol: applies the DHCP lease to this container's own eth0
+# (bridge mode: the container has its own network namespace).
+bb=/bin/busybox
+case "$1" in
+deconfig)
+	$bb ip -4 addr flush dev "$interface" 2>/dev/null || $bb ifconfig "$interface" 0.0.0.0
+	;;
+bound|renew)
+	if $bb ip -4 addr show dev "$interface" >/dev/null 2>&1; then
+		if ! $bb ip -4 addr show dev "$interface" | $bb grep -q "inet $ip/"; then
+			$bb ip -4 addr flush dev "$interface"
+			$bb ip addr add "$ip/${mask:-24}" dev "$interface"
+		fi
+		for r in $router; do $bb ip route replace default via "$r" dev "$interface"; break; done
+	else
+		$bb ifconfig "$interface" "$ip" netmask "${subnet:-255.255.255.0}"
+		for r in $router; do $bb route add default gw "$r" dev "$interface" 2>/dev/null; break; done
+	fi
+	if [ -n "$dns" ]; then
+		for d in $dns; do echo "nameserver $d"; done > /etc/resolv.conf
+	fi
+	;;
+esac
+exit 0
+`
 
 func shellQuote(s string) string {
 	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"

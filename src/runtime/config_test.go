@@ -251,7 +251,7 @@ func TestInitScript(t *testing.T) {
 	}
 	argv := []string{"printf", "[%s]", "it's", "two  spaces", "$HOME", "`id`", `"q"`, ""}
 	script := filepath.Join(t.TempDir(), "init")
-	if err := os.WriteFile(script, []byte(initScript(argv)), 0o755); err != nil {
+	if err := os.WriteFile(script, []byte(initScript(argv, "")), 0o755); err != nil {
 		t.Fatal(err)
 	}
 	out, err := exec.Command(sh, script).Output()
@@ -262,7 +262,7 @@ func TestInitScript(t *testing.T) {
 		t.Errorf("init ran %q, want %q", out, want)
 	}
 	// The init exits with the app's status.
-	if err := os.WriteFile(script, []byte(initScript([]string{"sh", "-c", "exit 7"})), 0o755); err != nil {
+	if err := os.WriteFile(script, []byte(initScript([]string{"sh", "-c", "exit 7"}, "")), 0o755); err != nil {
 		t.Fatal(err)
 	}
 	if err := exec.Command(sh, script).Run(); exitCodeOf(err) != 7 {
@@ -447,5 +447,45 @@ func TestStartLogRotates(t *testing.T) {
 	}
 	if _, err := os.Stat(path + ".1"); err != nil {
 		t.Errorf("not rotated: %v", err)
+	}
+}
+
+func TestInitScriptDHCPOnlyOnRequest(t *testing.T) {
+	if s := initScript([]string{"/bin/httpd"}, ""); strings.Contains(s, "udhcpc") {
+		t.Errorf("init without dhcp runs udhcpc:\n%s", s)
+	}
+	if s := initScript([]string{"/bin/httpd"}, "web"); !strings.Contains(s, "udhcpc -f -i eth0 -s /.nuvol-dhcp -x hostname:'web' &") {
+		t.Errorf("init with dhcp:\n%s", s)
+	}
+}
+
+// TestCreateHostModeNeverDHCP checks the files Create writes: a host-mode
+// container's init must not configure the network, whatever else is set.
+func TestCreateHostModeNeverDHCP(t *testing.T) {
+	for _, n := range []Network{{}, {Mode: NetworkHost}, {Mode: NetworkNone}, {Mode: NetworkBridge, Bridge: "br-lan", Address: "10.0.0.2/24"}} {
+		b := base{path: t.TempDir()}
+		dir := filepath.Join(b.path, "web")
+		os.MkdirAll(filepath.Join(dir, "rootfs", "bin"), 0o755)
+		os.Symlink("busybox", filepath.Join(dir, "rootfs", "bin", "sh"))
+		if err := b.create(dir, Spec{Name: "web", Init: []string{"/bin/httpd"}, Network: n}); err != nil {
+			t.Fatal(err)
+		}
+		init, _ := os.ReadFile(filepath.Join(dir, "rootfs", initName))
+		if strings.Contains(string(init), "udhcpc") {
+			t.Errorf("%+v: init runs udhcpc", n)
+		}
+		if _, err := os.Stat(filepath.Join(dir, "rootfs", dhcpScriptName)); err == nil {
+			t.Errorf("%+v: dhcp script written", n)
+		}
+	}
+	b := base{path: t.TempDir()}
+	dir := filepath.Join(b.path, "web")
+	os.MkdirAll(filepath.Join(dir, "rootfs", "bin"), 0o755)
+	os.Symlink("busybox", filepath.Join(dir, "rootfs", "bin", "sh"))
+	if err := b.create(dir, Spec{Name: "web", Hostname: "board", Init: []string{"/bin/httpd"}, Network: Network{Mode: NetworkBridge, Bridge: "br-lan"}}); err != nil {
+		t.Fatal(err)
+	}
+	if init, _ := os.ReadFile(filepath.Join(dir, "rootfs", initName)); !strings.Contains(string(init), "hostname:'board'") {
+		t.Errorf("bridge mode init without dhcp:\n%s", init)
 	}
 }

@@ -485,10 +485,7 @@ func Run(t *testing.T, newRuntime func(path string) runtime.Runtime) {
 		b := make([]byte, 1)
 		rand.Read(b)
 		subnet := fmt.Sprintf("10.213.%d", b[0])
-		ip(t, "link", "add", br, "type", "bridge")
-		t.Cleanup(func() { exec.Command("ip", "link", "del", br).Run() })
-		ip(t, "addr", "add", subnet+".1/24", "dev", br)
-		ip(t, "link", "set", br, "up")
+		TestBridge(t, br, subnet)
 
 		name := "bridge" + sfx
 		port := FreePort(t)
@@ -514,6 +511,98 @@ func Run(t *testing.T, newRuntime func(path string) runtime.Runtime) {
 			t.Fatal(err)
 		}
 	})
+
+	t.Run("BridgeDHCP", func(t *testing.T) {
+		// Without a fixed address a bridge-mode app asks the LAN's DHCP
+		// server (on a router, dnsmasq on br-lan); here a udhcpd that
+		// serves only a test bridge.
+		if _, err := exec.LookPath("ip"); err != nil {
+			t.Skip("no ip command (iproute2)")
+		}
+		br := "nvd" + sfx
+		b := make([]byte, 1)
+		rand.Read(b)
+		subnet := fmt.Sprintf("10.214.%d", b[0])
+		TestBridge(t, br, subnet)
+		DHCPServer(t, br, subnet)
+		name := "dhcp" + sfx
+		port := FreePort(t)
+		Create(t, rt, runtime.Spec{
+			Name:    name,
+			Init:    []string{"/bin/httpd", "-f", "-p", strconv.Itoa(port), "-h", "/www"},
+			Network: runtime.Network{Mode: runtime.NetworkBridge, Bridge: br},
+		})
+		if err := rt.Start(ctx, name); err != nil {
+			t.Fatal(err)
+		}
+		addr := WaitAddress(t, rt, name, subnet+".")
+		if body := WaitHTTP(t, fmt.Sprintf("http://%s:%d/", addr, port)); !strings.Contains(body, "nuvol test page") {
+			t.Errorf("page = %q", body)
+		}
+		out, err := rt.Exec(ctx, name, []string{"cat", "/etc/resolv.conf"})
+		if err != nil || !strings.Contains(string(out), "nameserver "+subnet+".1") {
+			t.Errorf("resolv.conf = %q, %v", out, err)
+		}
+		if err := rt.Stop(ctx, name, 5*time.Second); err != nil {
+			t.Fatal(err)
+		}
+		WaitState(t, rt, name, runtime.StateStopped)
+	})
+}
+
+// TestBridge makes a bridge with the address prefix.1/24 for one test and
+// deletes it afterwards. It never touches the host's own interfaces.
+func TestBridge(t testing.TB, name, prefix string) {
+	t.Helper()
+	ip(t, "link", "add", name, "type", "bridge")
+	t.Cleanup(func() { exec.Command("ip", "link", "del", name).Run() })
+	ip(t, "addr", "add", prefix+".1/24", "dev", name)
+	ip(t, "link", "set", name, "up")
+}
+
+// DHCPServer runs busybox's udhcpd on the test bridge br (prefix.1/24),
+// leasing prefix.100-120 with prefix.1 as router and DNS, until the test
+// ends. It binds to br only.
+func DHCPServer(t testing.TB, br, prefix string) {
+	t.Helper()
+	dir := t.TempDir()
+	conf := filepath.Join(dir, "udhcpd.conf")
+	body := fmt.Sprintf("start %[1]s.100\nend %[1]s.120\ninterface %[2]s\nlease_file %[3]s\nmax_leases 20\nopt subnet 255.255.255.0\nopt router %[1]s.1\nopt dns %[1]s.1\n",
+		prefix, br, filepath.Join(dir, "leases"))
+	if err := os.WriteFile(conf, []byte(body), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(HostBusybox, "udhcpd", "-f", conf)
+	out := &strings.Builder{}
+	cmd.Stdout, cmd.Stderr = out, out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		cmd.Process.Kill()
+		cmd.Wait()
+		if t.Failed() {
+			t.Logf("udhcpd said: %s", out)
+		}
+	})
+}
+
+// WaitAddress polls Info until name has an address starting with prefix.
+func WaitAddress(t testing.TB, rt runtime.Runtime, name, prefix string) string {
+	t.Helper()
+	var in runtime.Info
+	var err error
+	for deadline := time.Now().Add(15 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		if in, err = rt.Info(context.Background(), name); err == nil {
+			for _, a := range in.Addresses {
+				if strings.HasPrefix(a, prefix) {
+					return a
+				}
+			}
+		}
+	}
+	t.Fatalf("%s: no address in %s.* (Info %+v, %v)", name, prefix, in, err)
+	return ""
 }
 
 func ip(t testing.TB, args ...string) {
