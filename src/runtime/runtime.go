@@ -51,7 +51,9 @@ type Network struct {
 	Bridge string // bridge mode: the host bridge the veth joins, e.g. "br-lan"
 	// Address and Gateway (bridge mode, optional) are set by LXC on the
 	// container's eth0 before init runs, e.g. "192.168.1.50/24" and
-	// "192.168.1.1". Without them the app itself must get an address.
+	// "192.168.1.1". Without an Address, nuvol's init runs busybox's
+	// DHCP client on eth0 beside the app (the rootfs needs /bin/busybox
+	// with udhcpc), with the container's host name.
 	Address string
 	Gateway string
 	// Hwaddr (bridge mode, optional) is the container's MAC address. When
