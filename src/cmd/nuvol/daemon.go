@@ -48,7 +48,9 @@ type daemon struct {
 	fedErr string
 	fedCfg federation.Config // what fed was started with
 	pub    *publisher
+	apps   listCache // recent node.List results
 	ubus   *ubus.Client
+	events chan ubusEvent // to sendEvents, when ubus is on
 	wg     sync.WaitGroup
 }
 
@@ -228,6 +230,7 @@ func (d *daemon) apply(cfg *config.Config, first bool) error {
 			AppAddr:    appAddr(cfg.Node.BindAddr),
 			Prepare:    catalog.PrepareOptions{ImageServer: cfg.Node.ImageServer},
 			OnState: func(name, state string) {
+				d.apps.invalidate()
 				d.event("nuvol.app", map[string]any{"name": name, "state": state})
 			},
 		})
@@ -408,15 +411,12 @@ func (d *daemon) stopFederation() {
 
 func (d *daemon) communityChanged() {
 	d.mu.Lock()
-	a, c := d.fed, d.ubus
+	a := d.fed
 	d.mu.Unlock()
-	if a == nil || c == nil {
+	if a == nil {
 		return
 	}
-	n := len(a.Search(federation.Query{}))
-	if err := c.Send("nuvol.community", map[string]any{"services": n}); err != nil {
-		d.log.Debugf("ubus: nuvol.community not sent: %v", err)
-	}
+	d.event("nuvol.community", map[string]any{"services": len(a.Search(federation.Query{}))})
 }
 
 // startUbus registers the table on ubus. The client redials by itself, so
@@ -431,21 +431,46 @@ func (d *daemon) startUbus(table *api.Table) {
 		c.Close()
 		return
 	}
+	q := make(chan ubusEvent, 64)
 	d.mu.Lock()
-	d.ubus = c
+	d.ubus, d.events = c, q
 	d.mu.Unlock()
+	d.wg.Add(1)
+	go func() { defer d.wg.Done(); d.sendEvents(c, q) }()
 }
 
-// event sends a ubus event when ubus is there.
+// event queues a ubus event when ubus is there. The node calls this with
+// its lock held, so it must not block: a full queue drops the event (they
+// are hints to refresh, not state).
 func (d *daemon) event(ev string, data map[string]any) {
 	d.mu.Lock()
-	c := d.ubus
+	q := d.events
 	d.mu.Unlock()
-	if c == nil {
+	if q == nil {
 		return
 	}
-	if err := c.Send(ev, data); err != nil {
-		d.log.Debugf("ubus: %s not sent: %v", ev, err)
+	select {
+	case q <- ubusEvent{ev, data}:
+	default:
+		d.log.Debugf("ubus: event queue full, %s dropped", ev)
+	}
+}
+
+type ubusEvent struct {
+	name string
+	data map[string]any
+}
+
+func (d *daemon) sendEvents(c *ubus.Client, q <-chan ubusEvent) {
+	for {
+		select {
+		case <-d.ctx.Done():
+			return
+		case e := <-q:
+			if err := c.Send(e.name, e.data); err != nil {
+				d.log.Debugf("ubus: %s not sent: %v", e.name, err)
+			}
+		}
 	}
 }
 

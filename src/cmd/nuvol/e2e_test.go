@@ -208,7 +208,9 @@ func (n *testNode) start() {
 	deadline := time.Now().Add(15 * time.Second)
 	for {
 		if c, err := api.Dial(n.sock); err == nil {
-			_, err = c.Call(context.Background(), "status", nil)
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			_, err = c.Call(ctx, "status", nil)
+			cancel()
 			c.Close()
 			if err == nil {
 				return
@@ -220,6 +222,9 @@ func (n *testNode) start() {
 		default:
 		}
 		if time.Now().After(deadline) {
+			// Its goroutines tell why.
+			n.cmd.Process.Signal(syscall.SIGQUIT)
+			time.Sleep(500 * time.Millisecond)
 			n.t.Fatalf("daemon %s not serving after 15 s\n%s", n.opts.name, n.stderr)
 		}
 		time.Sleep(20 * time.Millisecond)
