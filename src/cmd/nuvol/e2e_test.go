@@ -173,6 +173,9 @@ func newNode(t *testing.T, o nodeOpts) *testNode {
 	t.Cleanup(func() {
 		n.stop(syscall.SIGKILL)
 		destroyAll(n.lxcPath)
+		if n.stderr != nil && strings.Contains(n.stderr.String(), "DATA RACE") {
+			t.Errorf("daemon %s (built with -race) found a data race", o.name)
+		}
 		if t.Failed() {
 			t.Logf("daemon %s log:\n%s", o.name, n.stderr)
 		}
@@ -560,4 +563,40 @@ func TestDaemonUbus(t *testing.T) {
 	conn.Close()
 	conn = nil
 	eventually(t, 20*time.Second, "nuvol back on ubus after a restart", func() error { _, err := call("list", nil); return err })
+
+	// Events, when containers can run here: install and remove over ubus
+	// send nuvol.app with the app's state.
+	if os.Geteuid() != 0 {
+		return
+	}
+	if _, err := exec.LookPath("lxc-start"); err != nil {
+		return
+	}
+	events := make(chan string, 16)
+	if err := conn.Listen("nuvol.app", func(ev string, d map[string]any) {
+		events <- fmt.Sprintf("%v %v", d["name"], d["state"])
+	}); err != nil {
+		t.Fatal(err)
+	}
+	wait := func(want string) {
+		t.Helper()
+		for {
+			select {
+			case got := <-events:
+				if got == want {
+					return
+				}
+			case <-ctx.Done():
+				t.Fatalf("no nuvol.app event %q", want)
+			}
+		}
+	}
+	if _, err := call("install", map[string]any{"app": "static-web", "name": "evt", "port": freePort(t)}); err != nil {
+		t.Fatalf("install over ubus: %v", err)
+	}
+	wait("evt running")
+	if _, err := call("remove", map[string]any{"name": "evt"}); err != nil {
+		t.Fatalf("remove over ubus: %v", err)
+	}
+	wait("evt removed")
 }

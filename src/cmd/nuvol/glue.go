@@ -29,6 +29,11 @@ func (d *daemon) backend() api.Backend {
 		Info:      d.info,
 		Version:   d.version,
 		ValidName: config.ValidName,
+		// The table reports the state each change leaves an app in; the
+		// node's OnState adds the changes nobody asked for (a crash, a
+		// restart by the reconciler). A change may be told twice: events
+		// are hints to refresh.
+		Event: d.event,
 	}
 }
 
