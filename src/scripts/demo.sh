@@ -22,12 +22,16 @@ cleanup() {
 	local rc=$?
 	set +e
 	say "cleaning up"
+	# All daemons leave serf at once, then get 5 s to exit.
 	for n in "${nodes[@]}"; do
-		if [ -n "${pid[$n]:-}" ] && kill -0 "${pid[$n]}" 2>/dev/null; then
-			kill -TERM "${pid[$n]}"
-			for _ in $(seq 50); do kill -0 "${pid[$n]}" 2>/dev/null || break; sleep 0.1; done
-			kill -KILL "${pid[$n]}" 2>/dev/null
-		fi
+		[ -n "${pid[$n]:-}" ] && kill -TERM "${pid[$n]}" 2>/dev/null
+	done
+	for n in "${nodes[@]}"; do
+		[ -n "${pid[$n]:-}" ] || continue
+		for _ in $(seq 50); do kill -0 "${pid[$n]}" 2>/dev/null || break; sleep 0.1; done
+		kill -KILL "${pid[$n]}" 2>/dev/null
+	done
+	for n in "${nodes[@]}"; do
 		# The daemon leaves apps running on purpose; the demo does not.
 		for c in "$demo/$n/lxc"/*/; do
 			[ -d "$c" ] || continue
