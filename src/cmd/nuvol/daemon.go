@@ -91,16 +91,20 @@ func (d *daemon) run() error {
 	sigs := make(chan os.Signal, 4)
 	signal.Notify(sigs, syscall.SIGHUP, syscall.SIGTERM, syscall.SIGINT)
 
+	d.log.Infof("nuvol %s starting (config %s)", d.version, d.confPath)
 	cfg, err := d.loadConfig()
 	if err != nil {
 		// Nothing good to fall back to: serve status (with the error) and
 		// touch no container until a reload brings a valid file.
 		d.cfgErr = err.Error()
 		d.log.Errorf("config %s: %v; not managing apps until it is fixed (then: /etc/init.d/nuvol reload)", d.confPath, err)
+		// The built-in catalog needs no config: `catalog` still answers.
+		if d.cat, err = catalog.Default(); err != nil {
+			d.log.Errorf("catalog: %v", err)
+		}
 	} else {
 		d.log.setLevel(cfg.Node.LogLevel)
 	}
-	d.log.Infof("nuvol %s starting (config %s)", d.version, d.confPath)
 
 	sockPath := d.socket
 	if sockPath == "" && cfg != nil {

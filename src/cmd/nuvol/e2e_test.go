@@ -600,3 +600,49 @@ func TestDaemonUbus(t *testing.T) {
 	}
 	wait("evt removed")
 }
+
+// TestBadConfigAtStart: with no good config to fall back on, the daemon
+// still serves status (with the error) and refuses app changes in words;
+// a SIGHUP after the fix brings it up without a restart.
+func TestBadConfigAtStart(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short")
+	}
+	n := newNode(t, nodeOpts{name: "badstart", serfPort: freePort(t)})
+	cfgPath := filepath.Join(n.confDir, "nuvol")
+	good, _ := os.ReadFile(cfgPath)
+	os.WriteFile(cfgPath, []byte("config nuvol 'main'\n\toption bind_port 'x'\n\toption enabled 'maybe'\n"), 0o644)
+	n.stderr = &syncBuffer{}
+	n.cmd = exec.Command(nuvolBin(t), "daemon", "--confdir", n.confDir, "--ubus", "none", "--socket", n.sock)
+	n.cmd.Stderr = n.stderr
+	if err := n.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	n.exited = make(chan error, 1)
+	go func(c *exec.Cmd, ch chan error) { ch <- c.Wait() }(n.cmd, n.exited)
+	eventually(t, 10*time.Second, "status with a bad config", func() error {
+		out, errs, code := n.cli("status")
+		if code != 0 || !strings.Contains(out, "REFUSED") || !strings.Contains(out, "bind_port") {
+			return fmt.Errorf("exit %d: %s%s", code, out, errs)
+		}
+		return nil
+	})
+	if _, errs, code := n.cli("install", "static-web"); code != 1 || !strings.Contains(errs, "config is invalid") {
+		t.Errorf("install with a bad config: %d %q", code, errs)
+	}
+	if out := n.must("ls"); !strings.Contains(out, "no apps installed") {
+		t.Errorf("ls with a bad config: %q", out)
+	}
+	os.WriteFile(cfgPath, good, 0o644)
+	n.cmd.Process.Signal(syscall.SIGHUP)
+	eventually(t, 10*time.Second, "config in force after SIGHUP", func() error {
+		st := n.json("status")
+		if st["config_error"] != "" || st["node"] != "badstart" {
+			return fmt.Errorf("status %v", st)
+		}
+		return nil
+	})
+	if err := n.stop(syscall.SIGTERM); err != nil {
+		t.Errorf("SIGTERM: %v", err)
+	}
+}
