@@ -457,7 +457,7 @@ func TestFeedMakefiles(t *testing.T) {
 	if pkg != feed["GO_PKG"]+"/src/cmd/nuvol" {
 		t.Errorf("GO_PKG_BUILD_PKG %q", pkg)
 	}
-	if feed["GO_PKG_TAGS"] != "liblxc nethttpomithttp2" || feed["GO_PKG_LDFLAGS_X"] != "main.version=$(PKG_VERSION)-$(PKG_RELEASE)" {
+	if feed["GO_PKG_TAGS"] != "liblxc,nethttpomithttp2" || feed["GO_PKG_LDFLAGS_X"] != "main.version=$(PKG_VERSION)-$(PKG_RELEASE)" {
 		t.Errorf("GO_PKG_TAGS %q GO_PKG_LDFLAGS_X %q", feed["GO_PKG_TAGS"], feed["GO_PKG_LDFLAGS_X"])
 	}
 	deps := strings.Fields(feed["DEPENDS"])
