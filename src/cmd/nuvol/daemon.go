@@ -38,20 +38,21 @@ type daemon struct {
 	ctx    context.Context
 	cancel context.CancelFunc
 
-	mu     sync.Mutex
-	cfg    *config.Config // the last good config, in force
-	cfgErr string         // why the file on disk was refused
-	rt     runtime.Runtime
-	cat    *catalog.Catalog
-	node   *node.Node
-	fed    *federation.Agent
-	fedErr string
-	fedCfg federation.Config // what fed was started with
-	pub    *publisher
-	apps   listCache // recent node.List results
-	ubus   *ubus.Client
-	events chan ubusEvent // to sendEvents, when ubus is on
-	wg     sync.WaitGroup
+	mu      sync.Mutex
+	cfg     *config.Config // the last good config, in force
+	cfgErr  string         // why the file on disk was refused
+	rt      runtime.Runtime
+	cat     *catalog.Catalog
+	node    *node.Node
+	fed     *federation.Agent
+	fedErr  string
+	fedCfg  federation.Config // what fed was started with
+	pub     *publisher
+	apps    listCache // recent node.List results
+	ubus    *ubus.Client
+	events  chan ubusEvent    // to sendEvents, when ubus is on
+	lastApp map[string]string // the state last sent in nuvol.app, by app
+	wg      sync.WaitGroup
 }
 
 func runDaemon(args []string, stderr io.Writer) int {
@@ -449,6 +450,18 @@ func (d *daemon) startUbus(table *api.Table) {
 func (d *daemon) event(ev string, data map[string]any) {
 	d.mu.Lock()
 	q := d.events
+	if ev == "nuvol.app" {
+		// The table and the node may both report one change.
+		name, _ := data["name"].(string)
+		state, _ := data["state"].(string)
+		if d.lastApp == nil {
+			d.lastApp = map[string]string{}
+		}
+		if d.lastApp[name] == state {
+			q = nil
+		}
+		d.lastApp[name] = state
+	}
 	d.mu.Unlock()
 	if q == nil {
 		return
