@@ -380,6 +380,11 @@ func TestEndToEnd(t *testing.T) {
 	}
 	a.must("start", "web")
 	eventually(t, 10*time.Second, "page after start", func() error { _, err := httpGet(url); return err })
+	if out := a.must("restart", "web"); !strings.Contains(out, "web: running") {
+		t.Errorf("restart: %q", out)
+	}
+	eventually(t, 10*time.Second, "page after restart", func() error { _, err := httpGet(url); return err })
+	a.must("logs", "web", "--lines", "5")
 
 	// Publish on alpha, find it from beta, open it through what search gave.
 	a.must("publish", "web")
@@ -471,6 +476,13 @@ func TestEndToEnd(t *testing.T) {
 		return nil
 	})
 	a.start()
+	a.must("unpublish", "web")
+	eventually(t, 20*time.Second, "unpublished, seen from beta", func() error {
+		if svcs := b.json("search")["services"].([]any); len(svcs) != 0 {
+			return fmt.Errorf("still found: %v", svcs)
+		}
+		return nil
+	})
 	a.must("remove", "web")
 	if app := a.app("web"); app != nil {
 		t.Errorf("after remove: %v", app)
