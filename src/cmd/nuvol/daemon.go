@@ -38,6 +38,9 @@ type daemon struct {
 	ctx    context.Context
 	cancel context.CancelFunc
 
+	fedMu  sync.Mutex // held while the agent starts or stops
+	fedGen uint64     // bumped by every stop: pending starts give up
+
 	mu      sync.Mutex
 	cfg     *config.Config // the last good config, in force
 	cfgErr  string         // why the file on disk was refused
@@ -249,14 +252,7 @@ func (d *daemon) apply(cfg *config.Config, first bool) error {
 		d.wg.Add(1)
 		go func() { defer d.wg.Done(); n.Run(d.ctx) }()
 	} else {
-		d.node.Reload(cfg)
-		d.wg.Add(1)
-		go func() {
-			defer d.wg.Done()
-			if err := d.node.Reconcile(d.ctx); err != nil {
-				d.log.Warnf("reconcile: %v", err)
-			}
-		}()
+		d.node.Reload(cfg) // Run reconciles at once
 	}
 
 	d.mu.Lock()
@@ -324,6 +320,10 @@ func sameFed(a, b federation.Config) bool {
 // or stops it when the node is disabled. A start that fails (a port in use)
 // is reported in status and retried in the background.
 func (d *daemon) applyFederation(cfg *config.Config) {
+	// fedMu orders starts and stops: two quick reloads must not leave two
+	// agents (or an agent with the older settings) behind.
+	d.fedMu.Lock()
+	defer d.fedMu.Unlock()
 	fc := d.fedConfig(cfg)
 	d.mu.Lock()
 	cur := d.fed
@@ -351,27 +351,29 @@ func (d *daemon) applyFederation(cfg *config.Config) {
 	}
 	if cur != nil {
 		d.log.Infof("federation settings changed: rejoining")
-		d.stopFederation()
 	}
+	d.stopFederationLocked() // also ends a start still retrying
 	if !cfg.Node.Enabled {
 		d.mu.Lock()
 		d.fedErr = "the node is disabled (enabled 0)"
 		d.mu.Unlock()
 		return
 	}
+	gen := d.fedGen
 	d.wg.Add(1)
-	go func() { defer d.wg.Done(); d.startFederation(fc) }()
+	go func() { defer d.wg.Done(); d.startFederation(fc, gen) }()
 }
 
-func (d *daemon) startFederation(fc federation.Config) {
+// startFederation starts the agent, retrying with backoff (a port still
+// held by the previous daemon, say), until it runs or a newer apply or
+// the shutdown (which bump fedGen) makes this attempt moot.
+func (d *daemon) startFederation(fc federation.Config, gen uint64) {
 	fc.Logf = d.log.Sub("", levelDebug)
 	wait := time.Second
 	for {
-		d.mu.Lock()
-		cur := d.cfg
-		d.mu.Unlock()
-		// A reload may have brought other settings meanwhile.
-		if cur == nil || !sameFed(d.fedConfig(cur), fc) || d.ctx.Err() != nil {
+		d.fedMu.Lock()
+		if d.fedGen != gen || d.ctx.Err() != nil {
+			d.fedMu.Unlock()
 			return
 		}
 		a, err := federation.Start(fc)
@@ -379,6 +381,7 @@ func (d *daemon) startFederation(fc federation.Config) {
 			d.mu.Lock()
 			d.fed, d.fedCfg, d.fedErr = a, fc, ""
 			d.mu.Unlock()
+			d.fedMu.Unlock()
 			a.OnChange(d.communityChanged)
 			d.pub.setAgent(a)
 			d.log.Infof("federation: serf member %s on %s:%d", a.NodeName(), fc.BindAddr, fc.BindPort)
@@ -387,6 +390,7 @@ func (d *daemon) startFederation(fc federation.Config) {
 		d.mu.Lock()
 		d.fedErr = err.Error()
 		d.mu.Unlock()
+		d.fedMu.Unlock()
 		d.log.Errorf("%v; retrying in %s", err, wait)
 		select {
 		case <-d.ctx.Done():
@@ -400,6 +404,14 @@ func (d *daemon) startFederation(fc federation.Config) {
 }
 
 func (d *daemon) stopFederation() {
+	d.fedMu.Lock()
+	defer d.fedMu.Unlock()
+	d.stopFederationLocked()
+}
+
+// stopFederationLocked leaves the community; d.fedMu is held.
+func (d *daemon) stopFederationLocked() {
+	d.fedGen++
 	d.mu.Lock()
 	a := d.fed
 	d.fed = nil

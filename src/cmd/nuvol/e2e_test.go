@@ -658,3 +658,60 @@ func TestBadConfigAtStart(t *testing.T) {
 		t.Errorf("SIGTERM: %v", err)
 	}
 }
+
+// TestReloadFederation: a SIGHUP that changes serf's own settings rejoins
+// on the new port; one that changes nothing else leaves serf alone.
+func TestReloadFederation(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short")
+	}
+	p1, p2 := freePort(t), freePort(t)
+	n := newNode(t, nodeOpts{name: "refed", serfPort: p1})
+	n.start()
+	self := func() string {
+		for _, m := range n.json("nodes")["members"].([]any) {
+			if mm := m.(map[string]any); mm["name"] == "refed" {
+				return fmt.Sprintf("%v/%v", mm["port"], mm["status"])
+			}
+		}
+		return ""
+	}
+	eventually(t, 10*time.Second, "serf up", func() error {
+		if got := self(); got != fmt.Sprintf("%d/alive", p1) {
+			return fmt.Errorf("self %q", got)
+		}
+		return nil
+	})
+	cfgPath := filepath.Join(n.confDir, "nuvol")
+	cfg, _ := os.ReadFile(cfgPath)
+	os.WriteFile(cfgPath, bytes.Replace(cfg, []byte(fmt.Sprintf("'%d'", p1)), []byte(fmt.Sprintf("'%d'", p2)), 1), 0o644)
+	n.cmd.Process.Signal(syscall.SIGHUP)
+	eventually(t, 10*time.Second, "serf on the new port", func() error {
+		if got := self(); got != fmt.Sprintf("%d/alive", p2) {
+			return fmt.Errorf("self %q", got)
+		}
+		return nil
+	})
+	if c := strings.Count(n.stderr.String(), "federation: serf member"); c != 2 {
+		t.Errorf("serf started %d times, want 2", c)
+	}
+	// The old port is free again.
+	if l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", p1)); err != nil {
+		t.Errorf("old serf port still held: %v", err)
+	} else {
+		l.Close()
+	}
+	cfg, _ = os.ReadFile(cfgPath)
+	os.WriteFile(cfgPath, bytes.Replace(cfg, []byte("'debug'"), []byte("'info'"), 1), 0o644)
+	n.cmd.Process.Signal(syscall.SIGHUP)
+	eventually(t, 5*time.Second, "reload seen", func() error {
+		if strings.Count(n.stderr.String(), "reloading") < 2 {
+			return fmt.Errorf("no second reload")
+		}
+		return nil
+	})
+	time.Sleep(300 * time.Millisecond)
+	if c := strings.Count(n.stderr.String(), "federation: serf member"); c != 2 {
+		t.Errorf("a log_level change restarted serf (%d starts)", c)
+	}
+}
