@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"github.com/nuvol-project/nuvol/src/api"
+	"github.com/nuvol-project/nuvol/src/config"
+	"github.com/nuvol-project/nuvol/src/uci"
 )
 
 // Exit statuses: 0 only on success.
@@ -44,7 +46,8 @@ The community:
   nuvol daemon [--confdir DIR] [--socket PATH] [--ubus PATH]
 
 Options (before or after the arguments):
-  --socket PATH   the daemon's control socket (default $NUVOL_SOCKET or /var/run/nuvol.sock)
+  --socket PATH   the daemon's control socket (default: $NUVOL_SOCKET, else option
+                  socket of /etc/config/nuvol, else /var/run/nuvol.sock)
   --json          print the daemon's JSON reply (for scripts)
   --timeout D     give up after D (default 30s; 10m for install and other changes)
 `
@@ -114,9 +117,18 @@ func (g *globals) register(fs *flag.FlagSet) {
 	fs.DurationVar(&g.timeout, "timeout", g.timeout, "time limit")
 }
 
+// defaultSocket is $NUVOL_SOCKET, else the socket the router's own config
+// names (option socket), else the default.
 func defaultSocket() string {
 	if s := os.Getenv("NUVOL_SOCKET"); s != "" {
 		return s
+	}
+	if f, err := uci.Load(config.DefaultPath); err == nil {
+		for _, sec := range f.SectionsByType(config.TypeNode) {
+			if v, ok := f.Get(sec.Name, "socket"); ok && v != "" {
+				return v
+			}
+		}
 	}
 	return api.DefaultSocket
 }
