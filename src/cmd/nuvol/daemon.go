@@ -129,7 +129,7 @@ func (d *daemon) run() error {
 
 	d.pub = &publisher{log: d.log}
 	if cfg != nil {
-		if err := d.apply(cfg, true); err != nil {
+		if err := d.apply(cfg); err != nil {
 			ln.Close()
 			return err
 		}
@@ -184,7 +184,7 @@ func (d *daemon) reload() {
 		return
 	}
 	d.log.setLevel(cfg.Node.LogLevel)
-	if err := d.apply(cfg, false); err != nil {
+	if err := d.apply(cfg); err != nil {
 		d.mu.Lock()
 		d.cfgErr = err.Error()
 		d.mu.Unlock()
@@ -195,7 +195,7 @@ func (d *daemon) reload() {
 // apply puts cfg in force: it starts what is missing and restarts only the
 // parts whose settings changed. Running apps are never restarted here; the
 // reconciler decides that from the apps' own sections.
-func (d *daemon) apply(cfg *config.Config, first bool) error {
+func (d *daemon) apply(cfg *config.Config) error {
 	d.mu.Lock()
 	old := d.cfg
 	d.mu.Unlock()
