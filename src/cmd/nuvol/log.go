@@ -47,8 +47,8 @@ func (l *logger) setLevel(s string) {
 	if lv, ok := parseLevel(s); ok {
 		l.level.Store(lv)
 	} else if s != "" {
-		l.logf(levelWarn, "log_level %q is not one of debug, info, warn, error: using info", s)
 		l.level.Store(levelInfo)
+		l.logf(levelWarn, "log_level %q is not one of debug, info, warn, error: using info", s)
 	}
 }
 
