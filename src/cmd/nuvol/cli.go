@@ -285,6 +285,10 @@ func explain(err error) string {
 		return e.Message + " (run as root)"
 	case api.StatusMethodNotFound:
 		return e.Message + " (is the daemon older than this nuvol? see `nuvol status`)"
+	case api.StatusInvalidArgument:
+		if strings.Contains(e.Message, "in use") && !strings.Contains(e.Message, "--port") {
+			return e.Message + " (choose another with --port)"
+		}
 	}
 	return e.Message
 }
