@@ -32,8 +32,21 @@ import (
 var (
 	buildOnce sync.Once
 	binPath   string
+	buildDir  string
 	buildErr  error
 )
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if buildDir != "" {
+		os.RemoveAll(buildDir)
+	}
+	os.Exit(code)
+}
+
+// daemonAttr makes a daemon die with the test binary (a test that times
+// out runs no cleanups).
+var daemonAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 
 // nuvolBin builds the binary once for all tests of the package run
 // (NUVOL_TEST_BIN names a prebuilt one instead, e.g. bin/nuvol).
@@ -49,6 +62,7 @@ func nuvolBin(t *testing.T) string {
 			buildErr = err
 			return
 		}
+		buildDir = dir
 		binPath = filepath.Join(dir, "nuvol")
 		out, err := exec.Command("go", "build", "-o", binPath, ".").CombinedOutput()
 		if err != nil {
@@ -203,6 +217,7 @@ func (n *testNode) start() {
 	}
 	n.cmd = exec.Command(nuvolBin(n.t), "daemon", "--confdir", n.confDir, "--ubus", "none")
 	n.cmd.Stderr = n.stderr
+	n.cmd.SysProcAttr = daemonAttr
 	if err := n.cmd.Start(); err != nil {
 		n.t.Fatal(err)
 	}
@@ -513,6 +528,7 @@ func TestDaemonUbus(t *testing.T) {
 	n.stderr = &syncBuffer{}
 	n.cmd = exec.Command(nuvolBin(t), "daemon", "--confdir", n.confDir, "--ubus", busPath)
 	n.cmd.Stderr = n.stderr
+	n.cmd.SysProcAttr = daemonAttr
 	if err := n.cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -627,6 +643,7 @@ func TestBadConfigAtStart(t *testing.T) {
 	n.stderr = &syncBuffer{}
 	n.cmd = exec.Command(nuvolBin(t), "daemon", "--confdir", n.confDir, "--ubus", "none", "--socket", n.sock)
 	n.cmd.Stderr = n.stderr
+	n.cmd.SysProcAttr = daemonAttr
 	if err := n.cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
