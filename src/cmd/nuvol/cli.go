@@ -440,6 +440,11 @@ func printList(w io.Writer, r map[string]any) {
 			fmt.Sprintf("%s/%dM", mib(num(a["memory_used"])), num(a["memory"])), pub, open})
 	}
 	table(w, []string{"NAME", "APP", "STATE", "PORT", "MEMORY", "PUBLISHED", "OPEN"}, rows)
+	for _, a := range apps {
+		if e := str(a["error"]); e != "" {
+			fmt.Fprintf(w, "%s: %s (see `nuvol logs %s`)\n", str(a["name"]), e, str(a["name"]))
+		}
+	}
 }
 
 func printState(w io.Writer, r map[string]any) {
