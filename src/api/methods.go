@@ -27,6 +27,9 @@ type App struct {
 	Network     string
 	Address     string // where to open it, e.g. 10.0.0.1
 	Error       string // the last start failure, "" when none
+	// Orphan is a container under lxc_path with no app section: shown,
+	// never deleted unless the owner removes it.
+	Orphan bool
 }
 
 // InstallRequest is what `install` asks for; zero fields take defaults.
@@ -328,7 +331,7 @@ func AppMap(a App) map[string]any {
 		"port": a.Port, "memory": a.Memory, "memory_used": a.MemoryUsed,
 		"cpu_weight": a.CPUWeight, "publish": a.Publish, "published": a.Published,
 		"description": a.Description, "network": a.Network, "address": a.Address,
-		"error": a.Error,
+		"error": a.Error, "orphan": a.Orphan,
 	}
 }
 

@@ -436,11 +436,18 @@ func printList(w io.Writer, r map[string]any) {
 		if a["enabled"] == false {
 			enabled = " (disabled)"
 		}
-		rows = append(rows, []string{str(a["name"]), str(a["app"]), str(a["state"]) + enabled, str(a["port"]),
+		app := str(a["app"])
+		if a["orphan"] == true {
+			app = "(no config)"
+		}
+		rows = append(rows, []string{str(a["name"]), app, str(a["state"]) + enabled, str(a["port"]),
 			fmt.Sprintf("%s/%dM", mib(num(a["memory_used"])), num(a["memory"])), pub, open})
 	}
 	table(w, []string{"NAME", "APP", "STATE", "PORT", "MEMORY", "PUBLISHED", "OPEN"}, rows)
 	for _, a := range apps {
+		if a["orphan"] == true {
+			fmt.Fprintf(w, "%s: a container with no app section in the config (`nuvol remove %s` deletes it)\n", str(a["name"]), str(a["name"]))
+		}
 		if e := str(a["error"]); e != "" {
 			fmt.Fprintf(w, "%s: %s (see `nuvol logs %s`)\n", str(a["name"]), e, str(a["name"]))
 		}

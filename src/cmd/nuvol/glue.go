@@ -218,7 +218,7 @@ func toApp(s node.AppStatus) api.App {
 		Name: s.Name, App: s.App, State: s.State, Enabled: s.Enabled,
 		Port: s.Port, Memory: s.Memory, MemoryUsed: s.MemoryUsed, CPUWeight: s.CPUWeight,
 		Publish: s.Publish, Published: s.Published, Description: s.Description,
-		Network: s.Network, Address: s.Address, Error: s.Error,
+		Network: s.Network, Address: s.Address, Error: s.Error, Orphan: s.Orphan,
 	}
 }
 
