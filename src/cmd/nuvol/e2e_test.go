@@ -22,6 +22,7 @@ import (
 	"github.com/nuvol-project/nuvol/src/api"
 	"github.com/nuvol-project/nuvol/src/ubus"
 	"github.com/nuvol-project/nuvol/src/ubus/ubustest"
+	"github.com/nuvol-project/nuvol/src/uci"
 )
 
 // End-to-end tests: the real binary, real LXC containers (nuvol's own
@@ -498,6 +499,22 @@ func TestEndToEnd(t *testing.T) {
 		}
 		return nil
 	})
+	// Its section deleted behind nuvol's back (uci delete + reload): the
+	// container is reported as an orphan and left running, never deleted.
+	pid = a.containerPID("web")
+	if err := uci.Update(cfgPath, func(f *uci.File) error { f.DeleteSection("web"); return nil }); err != nil {
+		t.Fatal(err)
+	}
+	a.cmd.Process.Signal(syscall.SIGHUP)
+	eventually(t, 10*time.Second, "orphan in ls", func() error {
+		if app := a.app("web"); app == nil || app["orphan"] != true {
+			return fmt.Errorf("ls: %v", app)
+		}
+		return nil
+	})
+	if a.containerPID("web") != pid {
+		t.Errorf("orphan container restarted or stopped")
+	}
 	a.must("remove", "web")
 	if app := a.app("web"); app != nil {
 		t.Errorf("after remove: %v", app)
