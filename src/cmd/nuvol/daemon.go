@@ -217,7 +217,10 @@ func (d *daemon) apply(cfg *config.Config) error {
 		d.log.Warnf("socket changed to %s: takes effect when the daemon restarts", cfg.Node.Socket)
 	}
 
-	if d.cat == nil || old == nil || !reflect.DeepEqual(old.Node.Catalogs, cfg.Node.Catalogs) {
+	// The node keeps the catalog and image server it was made with (an
+	// install may be running): changes to them wait for a restart, and
+	// the catalog shown stays the one installs use.
+	if d.node == nil {
 		cat, err := d.loadCatalog(cfg.Node.Catalogs)
 		if err != nil {
 			d.log.Errorf("catalog: %v; using the built-in one", err)
@@ -225,6 +228,8 @@ func (d *daemon) apply(cfg *config.Config) error {
 		d.mu.Lock()
 		d.cat = cat
 		d.mu.Unlock()
+	} else if old != nil && (!reflect.DeepEqual(old.Node.Catalogs, cfg.Node.Catalogs) || old.Node.ImageServer != cfg.Node.ImageServer) {
+		d.log.Warnf("catalog or image_server changed: takes effect when the daemon restarts")
 	}
 
 	d.pub.configure(cfg)
@@ -300,10 +305,19 @@ func (d *daemon) fedConfig(cfg *config.Config) federation.Config {
 		AdvertiseAddr: n.AdvertiseAddr,
 		Join:          append([]string(nil), n.Join...),
 		EncryptKey:    n.EncryptKey,
-		SnapshotPath:  filepath.Join(n.LxcPath, ".nuvol", "serf.snapshot"),
+		SnapshotPath:  filepath.Join(d.lxcPath(n.LxcPath), ".nuvol", "serf.snapshot"),
 		Host:          hostName(n.NameOrHost(), n.CloudName),
 		Device:        n.DeviceName,
 	}
+}
+
+// lxcPath is the lxc path in force: the runtime's, which a reload does
+// not move.
+func (d *daemon) lxcPath(configured string) string {
+	if d.rt != nil {
+		return d.rt.Path()
+	}
+	return configured
 }
 
 func withoutJoin(c federation.Config) federation.Config {
