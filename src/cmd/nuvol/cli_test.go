@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
+	"io"
 	"path/filepath"
 	"reflect"
 	"strings"
@@ -153,4 +154,36 @@ func TestCLIJSON(t *testing.T) {
 	if err := json.Unmarshal([]byte(out), &r); err != nil || len(r.Apps) != 1 || r.Apps[0]["port"] != float64(8080) {
 		t.Errorf("json %q: %v", out, err)
 	}
+}
+
+// FuzzPrinters: whatever JSON a daemon (or a peer, through search) sends,
+// printing it neither panics nor lets a control character through.
+func FuzzPrinters(f *testing.F) {
+	for _, s := range []string{
+		`{"apps":[{"name":"web","port":8080,"memory_used":3145728,"state":"running","address":"1.2.3.4","orphan":true,"error":"x"}]}`,
+		`{"services":[{"type":"web","description":"a_b\u001b[2J","port":"80"},{"port":1e99},null,5]}`,
+		`{"members":[{"name":[],"port":{}}],"not_fitted":[{"name":"a"},"x"]}`,
+		`{"apps":{"installed":"many"},"lines":["a",1,null]}`,
+		`{"name":"w","state":null,"port":-1}`,
+	} {
+		f.Add([]byte(s))
+	}
+	printers := []func(io.Writer, map[string]any){printStatus, printCatalog, printList, printState, printSearch, printNodes, printLogs}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		var r map[string]any
+		dec := json.NewDecoder(bytes.NewReader(b))
+		dec.UseNumber()
+		if dec.Decode(&r) != nil {
+			return
+		}
+		for _, p := range printers {
+			var out bytes.Buffer
+			p(&out, r)
+			for _, c := range out.String() {
+				if c != '\n' && isControl(c) {
+					t.Fatalf("control character %q in output %q", c, out.String())
+				}
+			}
+		}
+	})
 }
