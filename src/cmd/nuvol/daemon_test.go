@@ -2,9 +2,15 @@ package main
 
 import (
 	"bytes"
+	"context"
+	"errors"
+	"fmt"
 	"testing"
 
+	"github.com/nuvol-project/nuvol/src/api"
 	"github.com/nuvol-project/nuvol/src/config"
+	"github.com/nuvol-project/nuvol/src/node"
+	"github.com/nuvol-project/nuvol/src/runtime"
 )
 
 func TestHostAndAddress(t *testing.T) {
@@ -58,5 +64,27 @@ func TestLogger(t *testing.T) {
 	want := "info: shown 1\nwarn: serf: [WARN] memberlist: x\nerror: bad\nwarn: log_level \"loud\" is not one of debug, info, warn, error: using info\n"
 	if b.String() != want {
 		t.Errorf("log:\n%s\nwant:\n%s", b.String(), want)
+	}
+}
+
+func TestAPIErr(t *testing.T) {
+	tests := []struct {
+		err  error
+		code api.Status
+	}{
+		{fmt.Errorf("no app x: %w", node.ErrNotFound), api.StatusNotFound},
+		{fmt.Errorf("lxc: %w", runtime.ErrNotFound), api.StatusNotFound},
+		{fmt.Errorf("bad: %w", node.ErrInvalid), api.StatusInvalidArgument},
+		{fmt.Errorf("port 80 in use: %w", node.ErrConflict), api.StatusInvalidArgument},
+		{fmt.Errorf("health: %w", node.ErrTimeout), api.StatusTimeout},
+		{fmt.Errorf("x: %w", context.DeadlineExceeded), api.StatusTimeout},
+		{api.Errorf(api.StatusNoData, "no node"), api.StatusNoData},
+		{errors.New("disk full"), api.StatusUnknownError},
+	}
+	for _, tt := range tests {
+		e := api.AsError(apiErr(tt.err))
+		if e.Code != tt.code || e.Message != tt.err.Error() {
+			t.Errorf("%v -> %v %q, want %v", tt.err, e.Code, e.Message, tt.code)
+		}
 	}
 }

@@ -31,8 +31,7 @@ func (d *daemon) backend() api.Backend {
 		ValidName: config.ValidName,
 		// The table reports the state each change leaves an app in; the
 		// node's OnState adds the changes nobody asked for (a crash, a
-		// restart by the reconciler). A change may be told twice: events
-		// are hints to refresh.
+		// restart by the reconciler). event drops a state told twice.
 		Event: d.event,
 	}
 }
