@@ -42,6 +42,7 @@ type daemon struct {
 	fedGen uint64     // bumped by every stop: pending starts give up
 
 	mu      sync.Mutex
+	catGen  uint64         // the latest catalog reload
 	cfg     *config.Config // the last good config, in force
 	cfgErr  string         // why the file on disk was refused
 	rt      runtime.Runtime
@@ -217,19 +218,31 @@ func (d *daemon) apply(cfg *config.Config) error {
 		d.log.Warnf("socket changed to %s: takes effect when the daemon restarts", cfg.Node.Socket)
 	}
 
-	// The node keeps the catalog and image server it was made with (an
-	// install may be running): changes to them wait for a restart, and
-	// the catalog shown stays the one installs use.
+	// The built-in catalog is there at once; extra catalogs (directories
+	// or feeds, which may be slow to fetch) are loaded in the background
+	// and then handed to the node, so start-up and reload never wait on
+	// the network.
 	if d.node == nil {
-		cat, err := d.loadCatalog(cfg.Node.Catalogs)
+		cat, err := catalog.Default()
 		if err != nil {
-			d.log.Errorf("catalog: %v; using the built-in one", err)
+			return fmt.Errorf("catalog: %w", err)
 		}
 		d.mu.Lock()
 		d.cat = cat
 		d.mu.Unlock()
-	} else if old != nil && (!reflect.DeepEqual(old.Node.Catalogs, cfg.Node.Catalogs) || old.Node.ImageServer != cfg.Node.ImageServer) {
-		d.log.Warnf("catalog or image_server changed: takes effect when the daemon restarts")
+	}
+	first := old == nil || d.node == nil
+	if first && len(cfg.Node.Catalogs) > 0 || !first && !reflect.DeepEqual(old.Node.Catalogs, cfg.Node.Catalogs) {
+		list := append([]string(nil), cfg.Node.Catalogs...)
+		d.mu.Lock()
+		d.catGen++
+		gen := d.catGen
+		d.mu.Unlock()
+		d.wg.Add(1)
+		go func() { defer d.wg.Done(); d.reloadCatalog(gen, list) }()
+	}
+	if d.node != nil && old != nil && old.Node.ImageServer != cfg.Node.ImageServer {
+		d.log.Warnf("image_server changed to %s: takes effect when the daemon restarts", cfg.Node.ImageServer)
 	}
 
 	d.pub.configure(cfg)
@@ -278,21 +291,39 @@ func appAddr(bind string) string {
 	return ""
 }
 
-func (d *daemon) loadCatalog(extra []string) (*catalog.Catalog, error) {
-	if len(extra) == 0 {
-		return catalog.Default()
-	}
-	ctx, cancel := context.WithTimeout(d.ctx, 30*time.Second)
+// reloadCatalog loads the built-in catalog plus extra and puts it in force,
+// unless a newer reload (a higher gen) came meanwhile.
+func (d *daemon) reloadCatalog(gen uint64, extra []string) {
+	ctx, cancel := context.WithTimeout(d.ctx, 2*time.Minute)
 	defer cancel()
-	cat, err := catalog.LoadContext(ctx, extra, nil)
-	if err != nil {
-		def, derr := catalog.Default()
-		if derr != nil {
-			return nil, derr
-		}
-		return def, err
+	var cat *catalog.Catalog
+	var err error
+	if len(extra) == 0 {
+		cat, err = catalog.Default()
+	} else {
+		cat, err = catalog.LoadContext(ctx, extra, nil)
 	}
-	return cat, nil
+	if err != nil {
+		// Load still returns what it could read; only nothing at all
+		// keeps the catalog in force as it was.
+		if cat == nil {
+			d.log.Errorf("catalog %v: %v; keeping the catalog in force", extra, err)
+			return
+		}
+		d.log.Errorf("catalog: %v (skipped)", err)
+	}
+	d.mu.Lock()
+	if gen != d.catGen {
+		d.mu.Unlock()
+		return
+	}
+	d.cat = cat
+	n := d.node
+	d.mu.Unlock()
+	if n != nil {
+		n.SetCatalog(cat)
+	}
+	d.log.Infof("catalog: %d apps (built-in and %d more sources)", len(cat.All()), len(extra))
 }
 
 // fedConfig is the federation's part of the config.

@@ -749,3 +749,52 @@ func TestReloadFederation(t *testing.T) {
 		t.Errorf("a log_level change restarted serf (%d starts)", c)
 	}
 }
+
+// TestReloadCatalog: a catalog directory added to the config shows up in
+// `catalog` after a SIGHUP, without a restart, and installs use it.
+func TestReloadCatalog(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short")
+	}
+	n := newNode(t, nodeOpts{name: "recat", serfPort: freePort(t)})
+	n.start()
+	if out := n.must("catalog"); strings.Contains(out, "my-page") {
+		t.Fatalf("my-page before it was added: %s", out)
+	}
+	dir := filepath.Join(n.root, "catalog")
+	os.MkdirAll(dir, 0o755)
+	manifest := `{"id": "my-page", "name": "My page", "description": "A local app", "type": "web", "version": "1",
+  "source": {"type": "busybox", "applets": ["httpd"]}, "port": 8080, "memory": 16,
+  "init": ["httpd", "-f", "-p", "${ADDR}:${PORT}", "-h", "/srv/www"],
+  "files": {"/srv/www/index.html": "mine\n"}, "health": {"timeout": 10}}`
+	if err := os.WriteFile(filepath.Join(dir, "my-page.json"), []byte(manifest), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cfgPath := filepath.Join(n.confDir, "nuvol")
+	if err := uci.Update(cfgPath, func(f *uci.File) error { return f.AddList("main", "catalog", dir) }); err != nil {
+		t.Fatal(err)
+	}
+	n.cmd.Process.Signal(syscall.SIGHUP)
+	eventually(t, 10*time.Second, "my-page in the catalog", func() error {
+		if out := n.must("catalog"); !strings.Contains(out, "my-page") {
+			return fmt.Errorf("catalog: %s", out)
+		}
+		return nil
+	})
+	if os.Geteuid() != 0 {
+		return
+	}
+	if _, err := exec.LookPath("lxc-start"); err != nil {
+		return
+	}
+	port := freePort(t)
+	n.must("install", "my-page", "--name", "mine", "--port", fmt.Sprint(port))
+	eventually(t, 10*time.Second, "my page served", func() error {
+		body, err := httpGet(fmt.Sprintf("http://127.0.0.1:%d/", port))
+		if err == nil && body != "mine\n" {
+			err = fmt.Errorf("body %q", body)
+		}
+		return err
+	})
+	n.must("remove", "mine")
+}
