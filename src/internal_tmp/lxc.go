@@ -1,5 +1,0 @@
-//go:build liblxc
-
-package deps
-
-import _ "github.com/lxc/go-lxc"
