@@ -7,53 +7,32 @@ import (
 	"context"
 	"errors"
 	"fmt"
+
+	"github.com/nuvol-project/nuvol/src/ubus"
 )
 
 // Status is a ubus status code. The table reports every failure with one, so
 // that `ubus call`, rpcd/LuCI and the CLI all see the same kind of error.
-type Status int
+// It is the ubus package's own type: one list of codes and names for both.
+type Status = ubus.Status
 
 // The ubus status codes (libubus's UBUS_STATUS_*).
 const (
-	StatusOK               Status = 0
-	StatusInvalidCommand   Status = 1
-	StatusInvalidArgument  Status = 2
-	StatusMethodNotFound   Status = 3
-	StatusNotFound         Status = 4
-	StatusNoData           Status = 5
-	StatusPermissionDenied Status = 6
-	StatusTimeout          Status = 7
-	StatusNotSupported     Status = 8
-	StatusUnknownError     Status = 9
-	StatusConnectionFailed Status = 10
-	StatusNoMemory         Status = 11
-	StatusParseError       Status = 12
-	StatusSystemError      Status = 13
+	StatusOK               = ubus.StatusOK
+	StatusInvalidCommand   = ubus.StatusInvalidCommand
+	StatusInvalidArgument  = ubus.StatusInvalidArgument
+	StatusMethodNotFound   = ubus.StatusMethodNotFound
+	StatusNotFound         = ubus.StatusNotFound
+	StatusNoData           = ubus.StatusNoData
+	StatusPermissionDenied = ubus.StatusPermissionDenied
+	StatusTimeout          = ubus.StatusTimeout
+	StatusNotSupported     = ubus.StatusNotSupported
+	StatusUnknownError     = ubus.StatusUnknownError
+	StatusConnectionFailed = ubus.StatusConnectionFailed
+	StatusNoMemory         = ubus.StatusNoMemory
+	StatusParseError       = ubus.StatusParseError
+	StatusSystemError      = ubus.StatusSystemError
 )
-
-var statusNames = [...]string{
-	"OK", "INVALID_COMMAND", "INVALID_ARGUMENT", "METHOD_NOT_FOUND", "NOT_FOUND",
-	"NO_DATA", "PERMISSION_DENIED", "TIMEOUT", "NOT_SUPPORTED", "UNKNOWN_ERROR",
-	"CONNECTION_FAILED", "NO_MEMORY", "PARSE_ERROR", "SYSTEM_ERROR",
-}
-
-// String is the name ubus uses for the code, e.g. "NOT_FOUND".
-func (s Status) String() string {
-	if s >= 0 && int(s) < len(statusNames) {
-		return statusNames[s]
-	}
-	return fmt.Sprintf("STATUS_%d", int(s))
-}
-
-// StatusByName is the inverse of String; ok is false for an unknown name.
-func StatusByName(name string) (Status, bool) {
-	for i, n := range statusNames {
-		if n == name {
-			return Status(i), true
-		}
-	}
-	return 0, false
-}
 
 // Error is a failed method call: a ubus status and a message in words.
 type Error struct {

@@ -258,7 +258,7 @@ func (s *Server) handle(ctx context.Context, line []byte) (resp Response) {
 }
 
 func wireError(e *Error) *WireError {
-	return &WireError{Code: int(e.Code), Status: e.Code.String(), Message: e.Message}
+	return &WireError{Code: int(e.Code), Status: e.Code.Name(), Message: e.Message}
 }
 
 // Client is a connection to a daemon's control socket. Calls on one Client

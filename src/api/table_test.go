@@ -195,13 +195,3 @@ type statusErr int
 func (s statusErr) Error() string   { return fmt.Sprintf("status %d", int(s)) }
 func (s statusErr) UbusStatus() int { return int(s) }
 
-func TestStatusNames(t *testing.T) {
-	for s := StatusOK; s <= StatusSystemError; s++ {
-		if got, ok := StatusByName(s.String()); !ok || got != s {
-			t.Errorf("%d: %s round trip", s, s)
-		}
-	}
-	if Status(99).String() != "STATUS_99" {
-		t.Error(Status(99).String())
-	}
-}

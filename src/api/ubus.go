@@ -27,7 +27,7 @@ func UbusObject(name string, t *Table) *ubus.Object {
 			res, err := t.Call(ctx, m.Name, args)
 			if err != nil {
 				e := AsError(err)
-				return map[string]any{"error": e.Message}, ubus.Status(e.Code)
+				return map[string]any{"error": e.Message}, e.Code
 			}
 			return res, nil
 		}

@@ -77,6 +77,16 @@ func (s Status) Name() string {
 	return fmt.Sprintf("STATUS_%d", int32(s))
 }
 
+// StatusByName is the inverse of Name; ok is false for an unknown name.
+func StatusByName(name string) (Status, bool) {
+	for i, n := range statusNames {
+		if n == name {
+			return Status(i), true
+		}
+	}
+	return 0, false
+}
+
 // StatusOf returns the status an error carries: StatusOK for nil, the
 // wrapped Status if there is one, StatusTimeout for a context deadline and
 // StatusUnknownError otherwise.

@@ -125,7 +125,7 @@ func (p *publisher) flush() {
 		return
 	}
 	for _, s := range nf {
-		p.log.Warnf("federation: app %s (%s, port %s) does not fit in the services tag: not published", s.Name, s.Type, s.Port)
+		p.log.Warnf("federation: app %s (%s, port %s) does not fit in the services tag: nuvol peers see it, Cloudy nodes do not", s.Name, s.Type, s.Port)
 	}
 	p.log.Debugf("federation: published %d service(s)", len(svcs)-len(nf))
 }
