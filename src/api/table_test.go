@@ -194,4 +194,3 @@ type statusErr int
 
 func (s statusErr) Error() string   { return fmt.Sprintf("status %d", int(s)) }
 func (s statusErr) UbusStatus() int { return int(s) }
-
