@@ -20,32 +20,14 @@ repo=$(cd "$here/../.." && pwd)
 cd "$repo"
 
 log() { echo "test-luci: $*"; }
-have() { command -v "$1" >/dev/null 2>&1; }
 
 # --- what the test needs -----------------------------------------------------
-need=()
-have chromium || need+=(chromium)
-have node     || need+=(nodejs)
-have npm      || need+=(npm)
-have bzip2    || need+=(bzip2)
-have curl     || need+=(curl)
-have lxc-start || need+=(lxc)
-if [ ${#need[@]} -gt 0 ]; then
-	if [ "$(id -u)" != 0 ]; then
-		echo "test-luci: missing ${need[*]}; run as root or install them" >&2
-		exit 1
-	fi
-	log "installing ${need[*]}"
-	apt-get update -qq
-	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
-fi
+# The same installer as `make test` and `make run`: chromium, node, npm, lxc,
+# bzip2, curl and the serf agent, each only when missing.
+bash "$repo/src/scripts/deps.sh"
 if [ ! -f "$here/node_modules/playwright-core/package.json" ]; then
 	log "npm ci (playwright-core, no browser download)"
 	(cd "$here" && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund --loglevel=error)
-fi
-if ! have serf; then
-	log "installing the serf agent"
-	GOBIN=/usr/local/bin go install github.com/hashicorp/serf/cmd/serf@v0.10.2
 fi
 [ -x bin/nuvol ] || go build -o bin/nuvol ./src/cmd/nuvol
 
