@@ -5,6 +5,11 @@ set -euo pipefail
 
 need_apt=()
 have() { command -v "$1" >/dev/null 2>&1; }
+updated=
+apt_install() {
+	[ -n "$updated" ] || { apt-get update -qq; updated=1; }
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null
+}
 have lxc-start      || need_apt+=(lxc)
 [ -f /usr/include/lxc/lxccontainer.h ] || need_apt+=(lxc-dev)
 [ -x /bin/busybox ] && /bin/busybox --list 2>/dev/null | grep -qx httpd || need_apt+=(busybox-static)
@@ -24,8 +29,7 @@ if [ ${#need_apt[@]} -gt 0 ]; then
 		exit 1
 	fi
 	echo "deps: installing ${need_apt[*]}"
-	apt-get update -qq
-	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_apt[@]}" >/dev/null
+	apt_install "${need_apt[@]}"
 fi
 
 # Go: go.mod asks for a newer Go than Debian packages. A Go of 1.21 or
@@ -46,8 +50,7 @@ if ! go_new_enough; then
 	arch=$(dpkg --print-architecture)
 	echo "deps: installing Go $want (through Debian's Go and the Go module proxy)"
 	if [ ! -x /usr/lib/go/bin/go ]; then
-		apt-get update -qq
-		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq golang-go >/dev/null
+		apt_install golang-go
 	fi
 	mod="golang.org/toolchain@v0.0.1-go$want.linux-$arch"
 	dir=$(cd / && GOFLAGS=-mod=mod GO111MODULE=on /usr/lib/go/bin/go mod download -json "$mod" |
