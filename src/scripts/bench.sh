@@ -2,7 +2,8 @@
 # make bench: the size of each architecture's stripped binary and of its
 # .ipk (budget for mipsel_24kc: .ipk <= 3.6 MiB, binary <= 12 MB), then the
 # Go benchmarks of every package and the env-gated benchmark tests
-# (NUVOL_BENCH=1, tests named *Bench*). Usage: bench.sh ARCH...
+# (NUVOL_BENCH=1, tests named *Bench*), one package at a time so that
+# one package's load does not skew another's figures. Usage: bench.sh ARCH...
 # Expects `make ipk` to have run (the Makefile's bench target does that).
 set -uo pipefail
 cd "$(dirname "$0")/../.."
@@ -34,12 +35,12 @@ luci=$(ls dist/luci-app-nuvol_*_all.ipk 2>/dev/null | head -1)
 [ -z "$luci" ] || awk -v p="$(stat -c %s "$luci")" 'BEGIN { printf "%-26s %12s %9s %12d %9.2f\n", "luci-app-nuvol (all)", "-", "-", p, p / 1048576 }'
 
 echo
-echo "== Go benchmarks: go test -run '^\$' -bench . -benchmem ./src/..."
-go test -run '^$' -bench . -benchmem ./src/... || status=1
+echo "== Go benchmarks: go test -p 1 -run '^\$' -bench . -benchmem ./src/..."
+go test -p 1 -run '^$' -bench . -benchmem ./src/... || status=1
 
 echo
-echo "== Benchmark tests: NUVOL_BENCH=1 go test -count=1 -run Bench -v ./src/..."
-NUVOL_BENCH=1 go test -count=1 -run Bench -v ./src/... 2>&1 | grep -v '^=== \(RUN\|PAUSE\|CONT\)\|no test files'
+echo "== Benchmark tests: NUVOL_BENCH=1 go test -p 1 -count=1 -run Bench -v ./src/..."
+NUVOL_BENCH=1 go test -p 1 -count=1 -run Bench -v ./src/... 2>&1 | grep -v '^=== \(RUN\|PAUSE\|CONT\)\|no test files'
 [ "${PIPESTATUS[0]}" = 0 ] || status=1
 
 exit $status
