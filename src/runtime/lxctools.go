@@ -19,6 +19,11 @@ type LXCTools struct {
 	base
 	// Bin is the directory of the lxc-* programs; "" means $PATH.
 	Bin string
+
+	// seen remembers the init of each container lxc-info last reported
+	// running, so that Info and State need not fork lxc-info again while
+	// that process runs unfrozen (see running).
+	seen running
 }
 
 // NewLXCTools returns the lxc-* programs backend over lxcPath.
@@ -64,6 +69,7 @@ func (r *LXCTools) Start(ctx context.Context, name string) error {
 	if err := r.check(name); err != nil {
 		return err
 	}
+	defer r.seen.forget(name)
 	logAt := startLog(r.home(name))
 	_, err := r.run(ctx, "lxc-start", name, "-d")
 	if err == nil {
@@ -81,6 +87,7 @@ func (r *LXCTools) Stop(ctx context.Context, name string, timeout time.Duration)
 	if err := r.check(name); err != nil {
 		return err
 	}
+	defer r.seen.forget(name)
 	for i, secs := range stopSteps(timeout) {
 		if i > 0 {
 			// A frozen app cannot act on the request: thaw it. Checked
@@ -107,6 +114,7 @@ func (r *LXCTools) Stop(ctx context.Context, name string, timeout time.Duration)
 }
 
 func (r *LXCTools) Restart(ctx context.Context, name string, timeout time.Duration) error {
+	defer r.seen.forget(name)
 	if err := r.Stop(ctx, name, timeout); err != nil {
 		return err
 	}
@@ -117,6 +125,7 @@ func (r *LXCTools) Destroy(ctx context.Context, name string) error {
 	if err := r.check(name); err != nil {
 		return err
 	}
+	defer r.seen.forget(name)
 	if err := r.Stop(ctx, name, 0); err != nil {
 		return err
 	}
@@ -150,14 +159,44 @@ func (r *LXCTools) info(ctx context.Context, name string, flags ...string) (map[
 }
 
 func (r *LXCTools) State(ctx context.Context, name string) (State, error) {
-	m, err := r.info(ctx, name, "-s")
+	if err := r.check(name); err != nil {
+		return "", err
+	}
+	if r.quickState(name) {
+		return StateRunning, nil
+	}
+	m, err := r.info(ctx, name, "-s", "-p")
 	if err != nil {
 		return "", err
 	}
-	return lxcState(m["State"][0])
+	st, err := lxcState(m["State"][0])
+	if err != nil {
+		return "", err
+	}
+	r.seen.remember(name, st, pidOf(m))
+	return st, nil
 }
 
+func pidOf(m map[string][]string) int {
+	if p := m["PID"]; len(p) > 0 {
+		pid, _ := strconv.Atoi(p[0])
+		return pid
+	}
+	return 0
+}
+
+// Info asks lxc-info, except while the init it last reported running
+// still runs unfrozen: then it reads the same figures from /proc, the
+// container's network namespace and its cgroup, without forking (see
+// quickInfo). The first Info after a start, a stop or a freeze, or after
+// anything done behind nuvol's back, always asks lxc-info.
 func (r *LXCTools) Info(ctx context.Context, name string) (Info, error) {
+	if err := r.check(name); err != nil {
+		return Info{}, err
+	}
+	if in, ok := r.quickInfo(name); ok {
+		return in, nil
+	}
 	m, err := r.info(ctx, name, "-s", "-p", "-i")
 	if err != nil {
 		return Info{}, err
@@ -166,9 +205,8 @@ func (r *LXCTools) Info(ctx context.Context, name string) (Info, error) {
 	if in.State, err = lxcState(m["State"][0]); err != nil {
 		return Info{}, err
 	}
-	if p := m["PID"]; len(p) > 0 {
-		in.PID, _ = strconv.Atoi(p[0])
-	}
+	in.PID = pidOf(m)
+	r.seen.remember(name, in.State, in.PID)
 	in.Addresses = m["IP"]
 	if in.PID > 0 {
 		// The container may stop between lxc-info and here; its figures
@@ -224,6 +262,7 @@ func (r *LXCTools) simple(ctx context.Context, prog, name string) error {
 	if err := r.check(name); err != nil {
 		return err
 	}
+	defer r.seen.forget(name)
 	if out, err := r.run(ctx, prog, name); err != nil {
 		return fmt.Errorf("runtime: %s %s: %v: %s", prog, name, err, strings.TrimSpace(string(out)))
 	}

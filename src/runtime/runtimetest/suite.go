@@ -17,6 +17,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -439,6 +440,69 @@ func Run(t *testing.T, newRuntime func(path string) runtime.Runtime) {
 		}
 		if _, err := rt.State(ctx, name); !errors.Is(err, runtime.ErrNotFound) {
 			t.Errorf("State after Destroy: %v", err)
+		}
+	})
+
+	t.Run("ChangesBehindBack", func(t *testing.T) {
+		// Someone runs the lxc-* programs on an app's container (or it
+		// changes on its own): the very next Info and State say what LXC
+		// says, whatever the runtime saw before.
+		name := "behind" + sfx
+		Create(t, rt, runtime.Spec{Name: name, Init: []string{"/bin/sh", "-c", sleeper}, Network: runtime.Network{Mode: runtime.NetworkNone}})
+		lxc := func(prog string, args ...string) {
+			t.Helper()
+			if out, err := exec.Command(prog, append([]string{"-P", path, "-n", name}, args...)...).CombinedOutput(); err != nil {
+				t.Fatalf("%s: %v: %s", prog, err, out)
+			}
+		}
+		want := func(what string, st runtime.State, notPID int) runtime.Info {
+			t.Helper()
+			in, err := rt.Info(ctx, name)
+			if err != nil || in.State != st || (st == runtime.StateRunning && in.PID <= 0) || (st == runtime.StateStopped && in.PID != 0) || (notPID > 0 && in.PID == notPID) {
+				t.Fatalf("%s: Info = %+v, %v; want %s (PID not %d)", what, in, err, st, notPID)
+			}
+			if got, err := rt.State(ctx, name); err != nil || got != st {
+				t.Fatalf("%s: State = %q, %v; want %s", what, got, err, st)
+			}
+			return in
+		}
+		if err := rt.Start(ctx, name); err != nil {
+			t.Fatal(err)
+		}
+		WaitState(t, rt, name, runtime.StateRunning)
+		first := want("after Start", runtime.StateRunning, 0)
+		want("asked again", runtime.StateRunning, 0)
+
+		if _, ok := rt.(Freezer); ok {
+			lxc("lxc-freeze")
+			want("after lxc-freeze", runtime.StateFrozen, 0)
+			lxc("lxc-unfreeze")
+			if in := want("after lxc-unfreeze", runtime.StateRunning, 0); in.PID != first.PID {
+				t.Errorf("PID %d after unfreeze, was %d", in.PID, first.PID)
+			}
+		}
+		lxc("lxc-stop", "-k")
+		want("after lxc-stop -k", runtime.StateStopped, 0)
+		lxc("lxc-start", "-d")
+		want("after lxc-start", runtime.StateRunning, first.PID)
+		want("asked again", runtime.StateRunning, first.PID)
+
+		// The init dies on its own (here: killed from the host). LXC
+		// takes a moment to notice; then Info says so too.
+		in, err := rt.Info(ctx, name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := syscall.Kill(in.PID, syscall.SIGKILL); err != nil {
+			t.Fatal(err)
+		}
+		for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+			if in, err = rt.Info(ctx, name); err == nil && in.State == runtime.StateStopped {
+				break
+			}
+		}
+		if err != nil || in.State != runtime.StateStopped {
+			t.Fatalf("Info after the init was killed: %+v, %v", in, err)
 		}
 	})
 
