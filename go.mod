@@ -9,6 +9,7 @@ require (
 	github.com/hashicorp/serf v0.10.2
 	github.com/lxc/go-lxc v0.0.0-20230926171149-ccae595aa49e
 	github.com/ulikunitz/xz v0.5.17
+	golang.org/x/sys v0.15.0
 	gopkg.in/ini.v1 v1.67.0
 )
 
@@ -25,6 +26,5 @@ require (
 	github.com/sean-/seed v0.0.0-20170313163322-e2103e2c3529 // indirect
 	golang.org/x/mod v0.13.0 // indirect
 	golang.org/x/net v0.17.0 // indirect
-	golang.org/x/sys v0.15.0 // indirect
 	golang.org/x/tools v0.14.0 // indirect
 )

@@ -81,9 +81,11 @@ async function open(base, view, user) {
 	await page.waitForFunction(() => document.querySelector('#view > .spinning') == null && document.querySelector('#view').children.length > 0);
 }
 
+let profile;
+
 before(async () => {
 	fs.mkdirSync(OUT, { recursive: true });
-	const profile = fs.mkdtempSync(path.join(os.tmpdir(), 'nuvol-chromium-'));
+	profile = fs.mkdtempSync(path.join(os.tmpdir(), 'nuvol-chromium-'));
 	ctx = await chromium.launchPersistentContext(profile, {
 		executablePath: env.CHROMIUM || '/usr/bin/chromium',
 		headless: true,
@@ -99,6 +101,8 @@ before(async () => {
 
 after(async () => {
 	if (ctx) await ctx.close();
+	// The browser profile is a fresh directory each run: leave none behind.
+	if (profile) fs.rmSync(profile, { recursive: true, force: true });
 });
 
 test('the stand-in keeps LuCI\'s semantics the escaping relies on', async () => {
