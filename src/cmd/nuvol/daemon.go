@@ -52,7 +52,6 @@ type daemon struct {
 	fedErr  string
 	fedCfg  federation.Config // what fed was started with
 	pub     *publisher
-	apps    listCache // recent node.List results
 	ubus    *ubus.Client
 	events  chan ubusEvent    // to sendEvents, when ubus is on
 	lastApp map[string]string // the state last sent in nuvol.app, by app
@@ -256,7 +255,6 @@ func (d *daemon) apply(cfg *config.Config) error {
 			AppAddr:    appAddr(cfg.Node.BindAddr),
 			Prepare:    catalog.PrepareOptions{ImageServer: cfg.Node.ImageServer},
 			OnState: func(name, state string) {
-				d.apps.invalidate()
 				d.event("nuvol.app", map[string]any{"name": name, "state": state})
 			},
 		})

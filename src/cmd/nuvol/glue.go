@@ -5,9 +5,6 @@ import (
 	"errors"
 	"sort"
 	"strconv"
-	"sync"
-	"sync/atomic"
-	"time"
 
 	"github.com/nuvol-project/nuvol/src/api"
 	"github.com/nuvol-project/nuvol/src/config"
@@ -100,7 +97,6 @@ func (a appsAdapter) Install(ctx context.Context, r api.InstallRequest) (api.App
 	if err != nil {
 		return api.App{}, err
 	}
-	defer a.d.apps.invalidate()
 	st, err := n.Install(ctx, node.InstallRequest{App: r.App, Name: r.Name, Port: r.Port, Memory: r.Memory})
 	if err != nil {
 		return api.App{}, apiErr(err)
@@ -113,40 +109,7 @@ func (a appsAdapter) do(ctx context.Context, name string, f func(*node.Node) err
 	if err != nil {
 		return err
 	}
-	defer a.d.apps.invalidate()
 	return apiErr(f(n))
-}
-
-// listTTL is how long a List result answers further calls. LuCI's pages
-// call list, status and catalog together (each needs the apps) every few
-// seconds, from every open tab; each List costs an lxc-info per app. Any
-// change made through the table, and every state change the reconciler
-// sees, drops the cached result at once.
-const listTTL = time.Second
-
-type listCache struct {
-	mu  sync.Mutex // held during a List: concurrent callers share one
-	gen atomic.Uint64
-	at  time.Time
-	of  uint64 // the generation sts was read in
-	sts []node.AppStatus
-}
-
-func (c *listCache) invalidate() { c.gen.Add(1) }
-
-func (c *listCache) list(ctx context.Context, n *node.Node) ([]node.AppStatus, error) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	gen := c.gen.Load()
-	if c.sts != nil && c.of == gen && time.Since(c.at) < listTTL {
-		return c.sts, nil
-	}
-	sts, err := n.List(ctx)
-	if err != nil {
-		return nil, err
-	}
-	c.sts, c.of, c.at = sts, gen, time.Now()
-	return sts, nil
 }
 
 func (a appsAdapter) Remove(ctx context.Context, name string) error {
@@ -174,7 +137,7 @@ func (a appsAdapter) List(ctx context.Context) ([]api.App, error) {
 	if err == errNoNode {
 		return nil, nil // status still works while the config is broken
 	}
-	sts, err := a.d.apps.list(ctx, n)
+	sts, err := n.List(ctx)
 	if err != nil {
 		return nil, apiErr(err)
 	}
