@@ -294,7 +294,7 @@ set reload_signal HUP
 set term_timeout 10
 close
 trigger nuvol
-signal nuvol
+signal nuvol * HUP
 `
 	if got != want {
 		t.Errorf("init script gave\n%s\nwant\n%s", got, want)
