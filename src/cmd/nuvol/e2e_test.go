@@ -213,12 +213,14 @@ func destroyAll(lxcPath string) {
 	}
 }
 
-func (n *testNode) start() {
+// spawn starts `nuvol daemon --confdir DIR` with args and does not wait
+// for it: n.exited reports its end, n.stderr collects its log.
+func (n *testNode) spawn(args ...string) {
 	n.t.Helper()
 	if n.stderr == nil {
 		n.stderr = &syncBuffer{}
 	}
-	n.cmd = exec.Command(nuvolBin(n.t), "daemon", "--confdir", n.confDir, "--ubus", "none")
+	n.cmd = exec.Command(nuvolBin(n.t), append([]string{"daemon", "--confdir", n.confDir}, args...)...)
 	n.cmd.Stderr = n.stderr
 	n.cmd.SysProcAttr = daemonAttr
 	if err := n.cmd.Start(); err != nil {
@@ -226,6 +228,11 @@ func (n *testNode) start() {
 	}
 	n.exited = make(chan error, 1)
 	go func(c *exec.Cmd, ch chan error) { ch <- c.Wait() }(n.cmd, n.exited)
+}
+
+func (n *testNode) start() {
+	n.t.Helper()
+	n.spawn("--ubus", "none")
 	deadline := time.Now().Add(15 * time.Second)
 	for {
 		if c, err := api.Dial(n.sock); err == nil {
@@ -544,15 +551,7 @@ func TestDaemonUbus(t *testing.T) {
 	defer os.RemoveAll(dir)
 	busPath := filepath.Join(dir, "ubus.sock")
 	n := newNode(t, nodeOpts{name: "ubusnode", serfPort: freePort(t)})
-	n.stderr = &syncBuffer{}
-	n.cmd = exec.Command(nuvolBin(t), "daemon", "--confdir", n.confDir, "--ubus", busPath)
-	n.cmd.Stderr = n.stderr
-	n.cmd.SysProcAttr = daemonAttr
-	if err := n.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	n.exited = make(chan error, 1)
-	go func(c *exec.Cmd, ch chan error) { ch <- c.Wait() }(n.cmd, n.exited)
+	n.spawn("--ubus", busPath)
 	eventually(t, 10*time.Second, "control socket without ubus", func() error {
 		_, errs, code := n.cli("status")
 		if code != 0 {
@@ -656,15 +655,7 @@ func TestBadConfigAtStart(t *testing.T) {
 	cfgPath := filepath.Join(n.confDir, "nuvol")
 	good, _ := os.ReadFile(cfgPath)
 	os.WriteFile(cfgPath, []byte("config nuvol 'main'\n\toption bind_port 'x'\n\toption enabled 'maybe'\n"), 0o644)
-	n.stderr = &syncBuffer{}
-	n.cmd = exec.Command(nuvolBin(t), "daemon", "--confdir", n.confDir, "--ubus", "none", "--socket", n.sock)
-	n.cmd.Stderr = n.stderr
-	n.cmd.SysProcAttr = daemonAttr
-	if err := n.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	n.exited = make(chan error, 1)
-	go func(c *exec.Cmd, ch chan error) { ch <- c.Wait() }(n.cmd, n.exited)
+	n.spawn("--ubus", "none", "--socket", n.sock)
 	eventually(t, 10*time.Second, "status with a bad config", func() error {
 		out, errs, code := n.cli("status")
 		if code != 0 || !strings.Contains(out, "REFUSED") || !strings.Contains(out, "bind_port") {

@@ -41,15 +41,7 @@ func TestRealUbusd(t *testing.T) {
 	defer func() { ubusd.Process.Kill(); ubusd.Wait() }()
 
 	n := newNode(t, nodeOpts{name: "real", serfPort: freePort(t)})
-	n.stderr = &syncBuffer{}
-	n.cmd = exec.Command(nuvolBin(t), "daemon", "--confdir", n.confDir, "--ubus", sock)
-	n.cmd.Stderr = n.stderr
-	n.cmd.SysProcAttr = daemonAttr
-	if err := n.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	n.exited = make(chan error, 1)
-	go func(c *exec.Cmd, ch chan error) { ch <- c.Wait() }(n.cmd, n.exited)
+	n.spawn("--ubus", sock)
 
 	ubus := func(args ...string) (string, int) {
 		t.Helper()
