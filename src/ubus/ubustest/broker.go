@@ -593,16 +593,27 @@ func (b *Broker) sendEvent(from *client, name string, data []byte) {
 	}
 }
 
-func (b *Broker) subscribe(c *client, m *ubus.Message) {
+// subscription reads the subscriber (AttrObjID, which c must own) and the
+// target (AttrTarget) of a SUBSCRIBE or UNSUBSCRIBE; t is nil for an
+// unknown target. ok is false when it already answered INVALID_ARGUMENT.
+func (b *Broker) subscription(c *client, m *ubus.Message) (sid, tid uint32, s, t *object, ok bool) {
 	sid, ok1 := m.Uint32(ubus.AttrObjID)
 	tid, ok2 := m.Uint32(ubus.AttrTarget)
 	if !ok1 || !ok2 {
 		c.status(m, ubus.StatusInvalidArgument)
-		return
+		return 0, 0, nil, nil, false
 	}
-	s, t := b.objects[sid], b.objects[tid]
+	s, t = b.objects[sid], b.objects[tid]
 	if s == nil || s.owner != c {
 		c.status(m, ubus.StatusInvalidArgument)
+		return 0, 0, nil, nil, false
+	}
+	return sid, tid, s, t, true
+}
+
+func (b *Broker) subscribe(c *client, m *ubus.Message) {
+	sid, tid, s, t, ok := b.subscription(c, m)
+	if !ok {
 		return
 	}
 	if t == nil {
@@ -652,15 +663,8 @@ func (b *Broker) dropSubscriber(t *object, sid uint32) bool {
 }
 
 func (b *Broker) unsubscribe(c *client, m *ubus.Message) {
-	sid, ok1 := m.Uint32(ubus.AttrObjID)
-	tid, ok2 := m.Uint32(ubus.AttrTarget)
-	if !ok1 || !ok2 {
-		c.status(m, ubus.StatusInvalidArgument)
-		return
-	}
-	s, t := b.objects[sid], b.objects[tid]
-	if s == nil || s.owner != c {
-		c.status(m, ubus.StatusInvalidArgument)
+	sid, tid, s, t, ok := b.subscription(c, m)
+	if !ok {
 		return
 	}
 	if t == nil || !b.dropSubscriber(t, sid) {
